@@ -1,0 +1,33 @@
+#pragma once
+#include <stdexcept>
+#include <string>
+
+#include "inpaint/export.hpp"
+
+namespace inpaint {
+
+// Every failure inside the library is an inpaint::Error with one of these codes.
+// The values are mirrored by the C API's inpaint_status and Python's exception classes.
+enum class ErrorCode {
+  InvalidArgument = 1,  // a parameter is out of range or inconsistent
+  Decode = 2,           // bytes are not a readable image (empty, truncated, not an image)
+  TooLarge = 3,         // an image exceeds the configured pixel limit
+  Io = 4,               // a file cannot be read or written
+  UnknownModel = 5,     // a model spec names nothing in the registry
+  Parse = 6,            // malformed JSON or spec string
+  Cancelled = 7,        // the caller asked to stop
+  Internal = 8,         // a bug or an unexpected failure in a dependency
+};
+
+INPAINT_CXX_API const char* error_code_name(ErrorCode code) noexcept;
+
+class INPAINT_CXX_API Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, const std::string& message);
+  ErrorCode code() const noexcept { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+}  // namespace inpaint

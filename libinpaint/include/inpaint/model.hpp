@@ -1,0 +1,92 @@
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inpaint/export.hpp"
+#include "inpaint/image.hpp"
+
+namespace inpaint {
+
+struct InpaintRequest {
+  ImageView image;     // RGB
+  ImageView mask;      // one channel, 255 = hole, 0 = keep, same size as image
+  std::string prompt;  // used by prompt-conditioned models, ignored by the others
+};
+
+// A fill model. A loaded model is immutable and may be shared by any number of threads.
+class INPAINT_CXX_API InpaintModel {
+ public:
+  virtual ~InpaintModel();
+  // The canonical spec this model was made from, e.g. "telea:radius=5".
+  virtual std::string spec() const = 0;
+  // Returns an RGB image of the request's size; pixels outside the hole may be anything,
+  // the pipeline keeps the original there.
+  virtual Image inpaint(const InpaintRequest& request) const = 0;
+};
+
+// "name" or "name:key=value,key=value". Keys are unique; values are non-empty.
+struct INPAINT_CXX_API ModelSpec {
+  std::string name;
+  std::map<std::string, std::string> params;
+
+  static ModelSpec parse(const std::string& spec);
+  std::string str() const;
+};
+
+// Typed access to a spec's parameters that remembers which keys were read, so a factory can
+// reject keys it does not know (a typo must not be silently ignored).
+class INPAINT_CXX_API SpecReader {
+ public:
+  explicit SpecReader(const ModelSpec& spec);
+  std::string get_string(const std::string& key, const std::string& fallback);
+  int get_int(const std::string& key, int fallback, int min_value, int max_value);
+  double get_double(const std::string& key, double fallback, double min_value, double max_value);
+  // Throws Error(InvalidArgument) naming every key that was never read.
+  void finish() const;
+
+ private:
+  const ModelSpec& spec_;
+  std::vector<std::string> read_;
+};
+
+using ModelFactory = std::function<std::unique_ptr<InpaintModel>(const ModelSpec&)>;
+
+struct ModelInfo {
+  std::string name;
+  std::string description;  // one line, including the spec keys it takes
+};
+
+// A name-keyed table of model factories. Filled explicitly: register_builtin_models() and
+// add(); nothing registers itself. Adding and creating may happen from several threads.
+class INPAINT_CXX_API Registry {
+ public:
+  Registry();
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Throws Error(InvalidArgument) when the name is taken or not [a-z0-9_-]+.
+  void add(const std::string& name, const std::string& description, ModelFactory factory);
+  bool contains(const std::string& name) const;
+  std::vector<ModelInfo> list() const;  // sorted by name
+  // Throws Error(UnknownModel) listing the registered names when the name is unknown.
+  std::unique_ptr<InpaintModel> create(const std::string& spec) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Adds the library's models: telea, ns.
+INPAINT_CXX_API void register_builtin_models(Registry& registry);
+
+// A process-wide registry holding the built-in models (filled on first use).
+INPAINT_CXX_API Registry& default_registry();
+
+// The model the CLI, C API and Python use when none is named.
+INPAINT_CXX_API const char* default_model_spec() noexcept;
+
+}  // namespace inpaint

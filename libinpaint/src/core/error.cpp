@@ -1,0 +1,25 @@
+#include "inpaint/error.hpp"
+
+#include "inpaint/version.hpp"
+
+namespace inpaint {
+
+const char* error_code_name(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::InvalidArgument: return "invalid_argument";
+    case ErrorCode::Decode: return "decode";
+    case ErrorCode::TooLarge: return "too_large";
+    case ErrorCode::Io: return "io";
+    case ErrorCode::UnknownModel: return "unknown_model";
+    case ErrorCode::Parse: return "parse";
+    case ErrorCode::Cancelled: return "cancelled";
+    case ErrorCode::Internal: return "internal";
+  }
+  return "unknown";
+}
+
+Error::Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+
+const char* version() noexcept { return INPAINT_VERSION_STRING; }
+
+}  // namespace inpaint

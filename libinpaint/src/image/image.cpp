@@ -1,0 +1,142 @@
+// The Image type, orientation, resizing and file helpers.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <random>
+
+#include "core/cv_bridge.hpp"
+#include "inpaint/error.hpp"
+#include "inpaint/image.hpp"
+
+namespace inpaint {
+
+namespace {
+std::size_t checked_size(int width, int height, int channels) {
+  if (width < 0 || height < 0 || channels < 1 || channels > 4)
+    throw Error(ErrorCode::InvalidArgument,
+                "image: width and height must be >= 0 and channels 1..4, got " + std::to_string(width) +
+                    "x" + std::to_string(height) + "x" + std::to_string(channels));
+  return std::size_t(width) * std::size_t(height) * std::size_t(channels);
+}
+}  // namespace
+
+Image::Image(int width, int height, int channels) : Image(uninitialized(width, height, channels)) {
+  if (pixels_) std::memset(pixels_.get(), 0, size_bytes());
+}
+
+Image Image::uninitialized(int width, int height, int channels) {
+  Image image;
+  std::size_t bytes = checked_size(width, height, channels);
+  image.width_ = width;
+  image.height_ = height;
+  image.channels_ = channels;
+  if (bytes) image.pixels_.reset(new std::uint8_t[bytes]);
+  return image;
+}
+
+Image Image::copy_of(const ImageView& view) {
+  Image image = uninitialized(view.width, view.height, view.channels);
+  for (int y = 0; y < view.height; ++y)
+    std::memcpy(image.data() + y * image.stride(), view.row(y), image.stride());
+  return image;
+}
+
+Image::Image(const Image& other) : Image(copy_of(other.view())) {}
+
+Image& Image::operator=(const Image& other) {
+  if (this != &other) *this = copy_of(other.view());
+  return *this;
+}
+
+ImageFormat format_from_path(const std::string& path) {
+  auto dot = path.find_last_of('.');
+  std::string ext = dot == std::string::npos ? "" : path.substr(dot + 1);
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext == "png") return ImageFormat::Png;
+  if (ext == "jpg" || ext == "jpeg") return ImageFormat::Jpeg;
+  throw Error(ErrorCode::InvalidArgument,
+              "output path '" + path + "': unknown extension, use .png, .jpg or .jpeg");
+}
+
+Image apply_orientation(const ImageView& image, int orientation) {
+  if (orientation < 1 || orientation > 8)
+    throw Error(ErrorCode::InvalidArgument,
+                "orientation must be 1..8, got " + std::to_string(orientation));
+  cv::Mat src = detail::as_mat(image);
+  bool swaps = orientation >= 5;
+  Image out = Image::uninitialized(swaps ? image.height : image.width,
+                                   swaps ? image.width : image.height, image.channels);
+  cv::Mat dst = detail::as_mat(out);
+  switch (orientation) {
+    case 1: src.copyTo(dst); break;
+    case 2: cv::flip(src, dst, 1); break;  // mirrored left-right
+    case 3: cv::rotate(src, dst, cv::ROTATE_180); break;
+    case 4: cv::flip(src, dst, 0); break;  // mirrored top-bottom
+    case 5: cv::transpose(src, dst); break;
+    case 6: cv::rotate(src, dst, cv::ROTATE_90_CLOCKWISE); break;
+    case 7: cv::transpose(src, dst); cv::flip(dst, dst, -1); break;
+    case 8: cv::rotate(src, dst, cv::ROTATE_90_COUNTERCLOCKWISE); break;
+  }
+  return out;
+}
+
+Image resize_long_side(const ImageView& image, int long_side) {
+  if (long_side < 1) throw Error(ErrorCode::InvalidArgument, "long side must be >= 1");
+  int current = std::max(image.width, image.height);
+  double scale = double(long_side) / current;
+  int w = std::max(1, int(std::lround(image.width * scale)));
+  int h = std::max(1, int(std::lround(image.height * scale)));
+  Image out = Image::uninitialized(w, h, image.channels);
+  cv::Mat dst = detail::as_mat(out);
+  cv::resize(detail::as_mat(image), dst, dst.size(), 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
+  return out;
+}
+
+std::vector<std::uint8_t> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error(ErrorCode::Io, "cannot read '" + path + "': " + std::strerror(errno));
+  std::streamoff size = in.tellg();
+  if (size < 0) throw Error(ErrorCode::Io, "cannot read '" + path + "': not a regular file");
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  in.seekg(0);
+  if (size && !in.read(reinterpret_cast<char*>(bytes.data()), size))
+    throw Error(ErrorCode::Io, "cannot read '" + path + "': read failed");
+  return bytes;
+}
+
+void write_file_atomic(const std::string& path, const std::uint8_t* bytes, std::size_t size) {
+  static std::atomic<unsigned> counter{0};
+  std::random_device entropy;
+  std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
+                    "-" + std::to_string(entropy());
+  // 0666 so the umask decides the permissions, as for any newly created file.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) throw Error(ErrorCode::Io, "cannot write '" + path + "': " + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::write(fd, bytes + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw Error(ErrorCode::Io, "cannot write '" + path + "': " + std::strerror(err));
+    }
+    done += std::size_t(n);
+  }
+  if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw Error(ErrorCode::Io, "cannot write '" + path + "': " + std::strerror(err));
+  }
+}
+
+}  // namespace inpaint

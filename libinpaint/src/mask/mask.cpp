@@ -1,0 +1,168 @@
+// Mask clean-up (OpenCV path), feathering and compositing.
+#include <algorithm>
+#include <opencv2/imgproc.hpp>
+
+#include "core/cv_bridge.hpp"
+#include "inpaint/error.hpp"
+#include "inpaint/mask.hpp"
+#include "mask/mask_ops.hpp"
+
+namespace inpaint {
+
+namespace detail {
+
+void validate(const MaskCleanOptions& o) {
+  auto check = [](int value, int lo, int hi, const char* name) {
+    if (value < lo || value > hi)
+      throw Error(ErrorCode::InvalidArgument, std::string("mask clean-up: ") + name + " must be " +
+                                                  std::to_string(lo) + ".." + std::to_string(hi) +
+                                                  ", got " + std::to_string(value));
+  };
+  check(o.threshold, 0, 254, "threshold");
+  check(o.open_radius, 0, 256, "open_radius");
+  check(o.close_radius, 0, 256, "close_radius");
+  check(o.dilate_px, 0, 1024, "dilate_px");
+  check(o.min_island_area, 0, INT32_MAX, "min_island_area");
+  check(o.min_hole_area, 0, INT32_MAX, "min_hole_area");
+}
+
+cv::Mat ellipse_kernel(int radius) {
+  return cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1));
+}
+
+cv::Rect clean_region(const ImageView& mask, const MaskCleanOptions& o) {
+  MaskBox box = mask_bounds(mask, o.threshold);
+  if (box.empty()) return {};
+  // Opening and closing each erode and dilate once; dilation grows the hole; +2 keeps a ring of
+  // background around the region so enclosed-hole detection sees the outside.
+  int reach = 2 * (o.open_radius + o.close_radius) + o.dilate_px + 2;
+  cv::Rect grown(box.x - reach, box.y - reach, box.width + 2 * reach, box.height + 2 * reach);
+  return grown & cv::Rect(0, 0, mask.width, mask.height);
+}
+
+namespace {
+
+void remove_small_components(cv::Mat& binary, int min_area, int connectivity, uchar fill_value, bool skip_border) {
+  cv::Mat labels, stats, centroids;
+  int n = cv::connectedComponentsWithStats(binary, labels, stats, centroids, connectivity, CV_32S);
+  std::vector<uchar> drop(n, 0);
+  bool any = false;
+  for (int i = 1; i < n; ++i) {
+    const int* s = stats.ptr<int>(i);
+    bool on_border = s[cv::CC_STAT_LEFT] == 0 || s[cv::CC_STAT_TOP] == 0 ||
+                     s[cv::CC_STAT_LEFT] + s[cv::CC_STAT_WIDTH] == binary.cols ||
+                     s[cv::CC_STAT_TOP] + s[cv::CC_STAT_HEIGHT] == binary.rows;
+    drop[i] = s[cv::CC_STAT_AREA] < min_area && !(skip_border && on_border);
+    any |= drop[i] != 0;
+  }
+  if (!any) return;
+  // Only rows inside a dropped component's box need visiting.
+  for (int y = 0; y < binary.rows; ++y) {
+    const int* l = labels.ptr<int>(y);
+    uchar* b = binary.ptr<uchar>(y);
+    for (int x = 0; x < binary.cols; ++x)
+      if (drop[l[x]]) b[x] = fill_value;
+  }
+}
+
+}  // namespace
+
+}  // namespace detail
+
+MaskBox mask_bounds(const ImageView& mask, int threshold) {
+  if (mask.empty() || mask.channels != 1)
+    throw Error(ErrorCode::InvalidArgument, "mask must be a non-empty single-channel image");
+  int x0 = mask.width, x1 = -1, y0 = -1, y1 = -1;
+  for (int y = 0; y < mask.height; ++y) {
+    const std::uint8_t* row = mask.row(y);
+    int first = 0;
+    while (first < mask.width && row[first] <= threshold) ++first;
+    if (first == mask.width) continue;
+    int last = mask.width - 1;
+    while (row[last] <= threshold) --last;
+    if (y0 < 0) y0 = y;
+    y1 = y;
+    x0 = std::min(x0, first);
+    x1 = std::max(x1, last);
+  }
+  if (y0 < 0) return {};
+  return {x0, y0, x1 - x0 + 1, y1 - y0 + 1};
+}
+
+Image clean_mask(const ImageView& mask, const MaskCleanOptions& options, MaskBackend backend, const std::string& device) {
+  detail::validate(options);
+  if (mask.empty() || mask.channels != 1)
+    throw Error(ErrorCode::InvalidArgument, "clean_mask: mask must be a non-empty single-channel image, got " +
+                                                std::to_string(mask.width) + "x" + std::to_string(mask.height) + "x" +
+                                                std::to_string(mask.channels));
+  Image out(mask.width, mask.height, 1);
+  cv::Rect region = detail::clean_region(mask, options);
+  if (region.empty()) return out;
+  cv::Mat binary;
+  cv::threshold(detail::as_mat(mask)(region), binary, options.threshold, 255, cv::THRESH_BINARY);
+  cv::Mat cleaned;
+  if (backend == MaskBackend::Tensor) {
+    cleaned = detail::clean_binary_tensor(binary, options, device);
+  } else {
+    if (options.open_radius > 0)
+      cv::morphologyEx(binary, binary, cv::MORPH_OPEN, detail::ellipse_kernel(options.open_radius));
+    if (options.close_radius > 0)
+      cv::morphologyEx(binary, binary, cv::MORPH_CLOSE, detail::ellipse_kernel(options.close_radius));
+    if (options.min_island_area > 1) detail::remove_small_components(binary, options.min_island_area, 8, 0, false);
+    if (options.min_hole_area > 1) {
+      cv::Mat background = 255 - binary;
+      detail::remove_small_components(background, options.min_hole_area, 4, 0, true);
+      binary = 255 - background;
+    }
+    if (options.dilate_px > 0) cv::dilate(binary, binary, detail::ellipse_kernel(options.dilate_px));
+    cleaned = binary;
+  }
+  cleaned.copyTo(detail::as_mat(out)(region));
+  return out;
+}
+
+Image feather_mask(const ImageView& clean, int feather_px) {
+  if (clean.empty() || clean.channels != 1) throw Error(ErrorCode::InvalidArgument, "feather_mask: mask must be one channel");
+  if (feather_px < 0 || feather_px > 1024)
+    throw Error(ErrorCode::InvalidArgument, "feather must be 0..1024 px, got " + std::to_string(feather_px));
+  Image out(clean.width, clean.height, 1);
+  MaskBox box = mask_bounds(clean, 0);
+  if (box.empty()) return out;
+  cv::Rect region = cv::Rect(box.x - feather_px - 1, box.y - feather_px - 1, box.width + 2 * feather_px + 2,
+                             box.height + 2 * feather_px + 2) &
+                    cv::Rect(0, 0, clean.width, clean.height);
+  cv::Mat src = detail::as_mat(clean)(region), dst = detail::as_mat(out)(region);
+  if (feather_px == 0) {
+    src.copyTo(dst);
+    return out;
+  }
+  // sigma = feather/2 puts the tail of a (2*feather+1) kernel near zero; the max with the mask
+  // keeps every hole pixel fully replaced. Zero borders: outside the image contributes nothing.
+  cv::GaussianBlur(src, dst, cv::Size(2 * feather_px + 1, 2 * feather_px + 1), feather_px / 2.0, 0,
+                   cv::BORDER_CONSTANT);
+  cv::max(dst, src, dst);
+  return out;
+}
+
+void composite(Image& base, const ImageView& fill, const ImageView& alpha, int x, int y) {
+  if (base.channels() != 3 || fill.channels != 3 || alpha.channels != 1)
+    throw Error(ErrorCode::InvalidArgument, "composite: base and fill must be RGB, alpha one channel");
+  if (fill.width != alpha.width || fill.height != alpha.height || x < 0 || y < 0 ||
+      x + fill.width > base.width() || y + fill.height > base.height())
+    throw Error(ErrorCode::InvalidArgument, "composite: fill and alpha must match and lie inside the base image");
+  for (int row = 0; row < fill.height; ++row) {
+    std::uint8_t* out = base.data() + std::size_t(y + row) * base.stride() + std::size_t(x) * 3;
+    const std::uint8_t* f = fill.row(row);
+    const std::uint8_t* a = alpha.row(row);
+    for (int col = 0; col < fill.width; ++col) {
+      unsigned w = a[col];
+      if (w == 0) continue;  // the original stays byte for byte
+      for (int c = 0; c < 3; ++c) {
+        unsigned o = out[3 * col + c], n = f[3 * col + c];
+        out[3 * col + c] = std::uint8_t((o * (255 - w) + n * w + 127) / 255);
+      }
+    }
+  }
+}
+
+}  // namespace inpaint

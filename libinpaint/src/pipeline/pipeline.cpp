@@ -1,0 +1,234 @@
+// decode -> orient -> mask -> clean -> strategy -> model -> feathered composite -> encode.
+#include "inpaint/pipeline.hpp"
+
+#include <algorithm>
+#include <future>
+#include <opencv2/imgproc.hpp>
+
+#include "core/cv_bridge.hpp"
+#include "core/timer.hpp"
+#include "inpaint/error.hpp"
+
+namespace inpaint {
+
+const char* strategy_name(Strategy strategy) noexcept {
+  switch (strategy) {
+    case Strategy::Auto: return "auto";
+    case Strategy::Original: return "original";
+    case Strategy::Crop: return "crop";
+    case Strategy::Resize: return "resize";
+  }
+  return "unknown";
+}
+
+Strategy parse_strategy(const std::string& name) {
+  for (Strategy s : {Strategy::Auto, Strategy::Original, Strategy::Crop, Strategy::Resize})
+    if (name == strategy_name(s)) return s;
+  throw Error(ErrorCode::InvalidArgument, "strategy '" + name + "' is not one of auto, original, crop, resize");
+}
+
+namespace {
+
+void validate(const PipelineOptions& o) {
+  auto check = [](long value, long lo, long hi, const char* name) {
+    if (value < lo || value > hi)
+      throw Error(ErrorCode::InvalidArgument, std::string(name) + " must be " + std::to_string(lo) + ".." +
+                                                  std::to_string(hi) + ", got " + std::to_string(value));
+  };
+  check(o.crop_trigger, 1, 1 << 20, "crop_trigger");
+  check(o.crop_margin, 0, 1 << 16, "crop_margin");
+  check(o.resize_long_side, 16, 1 << 16, "resize_long_side");
+  check(o.feather_px, 0, 1024, "feather_px");
+  check(o.preview_long_side, 0, 1 << 16, "preview_long_side");
+}
+
+Image run_model(const InpaintModel& model, const ImageView& image, const ImageView& mask, const std::string& prompt) {
+  Image fill = model.inpaint({image, mask, prompt});
+  if (fill.width() != image.width || fill.height() != image.height || fill.channels() != 3)
+    throw Error(ErrorCode::Internal, "model '" + model.spec() + "' returned a " + std::to_string(fill.width()) + "x" +
+                                         std::to_string(fill.height()) + "x" + std::to_string(fill.channels()) +
+                                         " image for a " + std::to_string(image.width) + "x" +
+                                         std::to_string(image.height) + " input");
+  return fill;
+}
+
+// One box per hole region grown by margin; boxes that overlap are merged, so every box holds
+// whole regions and no pixel is filled twice.
+std::vector<cv::Rect> crop_boxes(const ImageView& mask, const MaskBox& hole, int margin) {
+  cv::Mat region = detail::as_mat(mask)(cv::Rect(hole.x, hole.y, hole.width, hole.height));
+  cv::Mat labels, stats, centroids;
+  int n = cv::connectedComponentsWithStats(region, labels, stats, centroids, 8, CV_32S);
+  cv::Rect frame(0, 0, mask.width, mask.height);
+  std::vector<cv::Rect> boxes;
+  for (int i = 1; i < n; ++i) {
+    const int* s = stats.ptr<int>(i);
+    boxes.push_back(cv::Rect(hole.x + s[cv::CC_STAT_LEFT] - margin, hole.y + s[cv::CC_STAT_TOP] - margin,
+                             s[cv::CC_STAT_WIDTH] + 2 * margin, s[cv::CC_STAT_HEIGHT] + 2 * margin) &
+                    frame);
+  }
+  for (bool merged = true; merged;) {
+    merged = false;
+    for (std::size_t i = 0; i < boxes.size() && !merged; ++i)
+      for (std::size_t j = i + 1; j < boxes.size() && !merged; ++j)
+        if ((boxes[i] & boxes[j]).area() > 0) {
+          boxes[i] |= boxes[j];
+          boxes.erase(boxes.begin() + std::ptrdiff_t(j));
+          merged = true;
+        }
+  }
+  return boxes;
+}
+
+ImageView sub_view(const ImageView& v, const cv::Rect& r) {
+  return {v.row(r.y) + std::size_t(r.x) * v.channels, r.width, r.height, v.channels, v.row_bytes()};
+}
+
+}  // namespace
+
+PipelineResult fill_image(const InpaintModel& model, const ImageView& rgb, const ImageView& mask_in,
+                          const PipelineOptions& options) {
+  validate(options);
+  detail::Stopwatch clock;
+  PipelineResult result;
+  if (rgb.empty() || rgb.channels != 3)
+    throw Error(ErrorCode::InvalidArgument, "image must be a non-empty RGB image (3 channels), got " +
+                                                std::to_string(rgb.width) + "x" + std::to_string(rgb.height) + "x" +
+                                                std::to_string(rgb.channels));
+  if (mask_in.empty() || mask_in.channels != 1)
+    throw Error(ErrorCode::InvalidArgument, "mask must be a non-empty single-channel image, got " +
+                                                std::to_string(mask_in.width) + "x" + std::to_string(mask_in.height) +
+                                                "x" + std::to_string(mask_in.channels));
+  ImageView mask = mask_in;
+  Image resized_mask;
+  if (mask.width != rgb.width || mask.height != rgb.height) {
+    if (!options.resize_mask)
+      throw Error(ErrorCode::InvalidArgument, "mask is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) +
+                                                  " but the image is " + std::to_string(rgb.width) + "x" +
+                                                  std::to_string(rgb.height) + " (ask for resize_mask to scale it)");
+    resized_mask = Image::uninitialized(rgb.width, rgb.height, 1);
+    cv::Mat dst = detail::as_mat(resized_mask);
+    cv::resize(detail::as_mat(mask), dst, dst.size(), 0, 0, cv::INTER_LINEAR);
+    mask = resized_mask;
+  }
+  result.times.mask = clock.lap();
+
+  Image clean;
+  if (options.clean) {
+    clean = clean_mask(mask, options.mask, options.mask_backend, options.mask_device);
+  } else {
+    clean = Image::uninitialized(mask.width, mask.height, 1);
+    cv::Mat dst = detail::as_mat(clean);
+    cv::threshold(detail::as_mat(mask), dst, options.mask.threshold, 255, cv::THRESH_BINARY);
+  }
+  result.hole = mask_bounds(clean, 0);
+  result.image = Image::copy_of(rgb);
+  if (result.hole.empty()) {
+    result.mask_empty = true;
+    result.strategy = Strategy::Original;
+    result.times.clean = clock.lap();
+    return result;
+  }
+  Image alpha = feather_mask(clean, options.feather_px);
+  result.times.clean = clock.lap();
+
+  Strategy strategy = options.strategy;
+  int long_side = std::max(rgb.width, rgb.height);
+  if (strategy == Strategy::Auto) strategy = long_side > options.crop_trigger ? Strategy::Crop : Strategy::Original;
+  if (strategy == Strategy::Resize && long_side <= options.resize_long_side) strategy = Strategy::Original;
+  result.strategy = strategy;
+
+  double composite_ms = 0;
+  if (strategy == Strategy::Original) {
+    Image fill = run_model(model, rgb, clean, options.prompt);
+    result.regions = 1;
+    result.times.model = clock.lap();
+    composite(result.image, fill, alpha);
+    composite_ms = clock.lap();
+  } else if (strategy == Strategy::Crop) {
+    // The feathered blend must stay inside the box the model filled.
+    int margin = std::max(options.crop_margin, options.feather_px + 1);
+    for (const cv::Rect& box : crop_boxes(clean, result.hole, margin)) {
+      Image fill = run_model(model, sub_view(rgb, box), sub_view(clean, box), options.prompt);
+      result.times.model += clock.lap();
+      composite(result.image, fill, sub_view(alpha, box), box.x, box.y);
+      composite_ms += clock.lap();
+      ++result.regions;
+    }
+  } else {  // Resize
+    Image small_rgb = resize_long_side(rgb, options.resize_long_side);
+    Image small_mask = Image::uninitialized(small_rgb.width(), small_rgb.height(), 1);
+    cv::Mat small_mask_mat = detail::as_mat(small_mask);
+    cv::resize(detail::as_mat(clean), small_mask_mat, small_mask_mat.size(), 0, 0, cv::INTER_AREA);
+    // Any partly covered pixel is hole, so thin holes survive the downscale.
+    cv::threshold(small_mask_mat, small_mask_mat, 0, 255, cv::THRESH_BINARY);
+    Image small_fill = run_model(model, small_rgb, small_mask, options.prompt);
+    Image fill = Image::uninitialized(rgb.width, rgb.height, 3);
+    cv::Mat fill_mat = detail::as_mat(fill);
+    cv::resize(detail::as_mat(small_fill), fill_mat, fill_mat.size(), 0, 0, cv::INTER_CUBIC);
+    result.regions = 1;
+    result.times.model = clock.lap();
+    composite(result.image, fill, alpha);
+    composite_ms = clock.lap();
+  }
+  result.times.composite = composite_ms;
+  return result;
+}
+
+PipelineResult run_pipeline(const InpaintModel& model, const std::uint8_t* image, std::size_t image_size,
+                            const std::uint8_t* mask, std::size_t mask_size, const PipelineOptions& options) {
+  validate(options);
+  detail::Stopwatch total;
+  detail::Stopwatch clock;
+  // The mask decodes on the second core while the photo decodes on this one.
+  auto mask_future = std::async(std::launch::async, [&] { return decode_mask(mask, mask_size, options.decode); });
+  DecodedImage decoded;
+  try {
+    decoded = decode_image(image, image_size, options.decode);
+  } catch (...) {
+    mask_future.wait();
+    throw;
+  }
+  Image mask_pixels;
+  try {
+    mask_pixels = mask_future.get();
+  } catch (const Error& e) {
+    throw Error(e.code(), std::string("mask: ") + e.what());
+  }
+  double decode_ms = clock.lap();
+
+  PipelineResult result = fill_image(model, decoded.rgb, mask_pixels, options);
+  result.times.decode = decode_ms - decoded.orient_ms;
+  result.times.orient = decoded.orient_ms;
+  result.alpha = std::move(decoded.alpha);
+  clock.lap();
+
+  // PNG keeps the alpha channel; JPEG cannot hold one and drops it.
+  ImageView alpha = options.output.format == ImageFormat::Png ? result.alpha.view() : ImageView{};
+  std::future<std::vector<std::uint8_t>> preview;
+  if (options.preview_long_side > 0)
+    preview = std::async(std::launch::async, [&] {
+      detail::Stopwatch preview_clock;
+      const Image& full = result.image;
+      int long_side = std::max(full.width(), full.height());
+      Image small = long_side > options.preview_long_side ? resize_long_side(full, options.preview_long_side) : full;
+      auto bytes = encode_image(small, options.preview);
+      result.times.preview = preview_clock.lap();
+      return bytes;
+    });
+  bool same_format = (options.output.format == ImageFormat::Jpeg) == (image_size >= 2 && image[0] == 0xFF);
+  try {
+    if (result.mask_empty && same_format && decoded.exif_orientation == 1)
+      result.encoded.assign(image, image + image_size);  // nothing to fill: the input, unchanged
+    else
+      result.encoded = encode_image(result.image, options.output, alpha);
+  } catch (...) {
+    if (preview.valid()) preview.wait();
+    throw;
+  }
+  if (preview.valid()) result.preview = preview.get();
+  result.times.encode = clock.lap();
+  result.times.total = total.lap();
+  return result;
+}
+
+}  // namespace inpaint
