@@ -1,15 +1,370 @@
+/*
+ * libinpaint C API: the library's only stable ABI.
+ *
+ * Conventions
+ * - Every function that can fail returns an inpaint_status. On failure its out-parameters
+ *   are left untouched and inpaint_last_error() holds a message naming the problem.
+ * - Images are 8-bit interleaved, colour images RGB, masks one channel with 255 = hole and
+ *   0 = keep (a pixel is hole when its value is above the threshold, 127 by default).
+ * - Parameter structs start with struct_size. Fill them with inpaint_X_params_init(), then
+ *   change fields; a NULL params pointer means "all defaults". A struct_size smaller than the
+ *   library's struct (a caller built against an older header) is accepted: fields past it keep
+ *   their defaults. A struct_size of 0, or larger than the library knows, is rejected.
+ *   Fields are only ever appended, each starting at or after the previous version's sizeof.
+ * - Ownership: what the library allocates, the caller returns with the matching
+ *   inpaint_*_free() function. Every free function accepts NULL.
+ * - Booleans are int: 0 is false, anything else true.
+ */
 #ifndef INPAINT_H
 #define INPAINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
 #if defined(_WIN32)
-#  define INPAINT_API __declspec(dllexport)
+#  if defined(INPAINT_BUILDING_LIBRARY)
+#    define INPAINT_API __declspec(dllexport)
+#  else
+#    define INPAINT_API __declspec(dllimport)
+#  endif
 #else
 #  define INPAINT_API __attribute__((visibility("default")))
 #endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---------------------------------------------------------------- status and errors */
+
+/* Values 1..8 mirror inpaint::ErrorCode. */
+typedef enum inpaint_status {
+  INPAINT_OK = 0,
+  INPAINT_ERR_INVALID_ARGUMENT = 1, /* a parameter is NULL, out of range or inconsistent */
+  INPAINT_ERR_DECODE = 2,           /* bytes are not a readable image (empty, truncated, other) */
+  INPAINT_ERR_TOO_LARGE = 3,        /* an image exceeds the pixel limit (max_pixels) */
+  INPAINT_ERR_IO = 4,               /* a file cannot be read or written */
+  INPAINT_ERR_UNKNOWN_MODEL = 5,    /* a model spec names no registered model */
+  INPAINT_ERR_PARSE = 6,            /* malformed JSON or model spec */
+  INPAINT_ERR_CANCELLED = 7,        /* the caller asked to stop */
+  INPAINT_ERR_INTERNAL = 8,         /* a bug or an unexpected failure in a dependency */
+  INPAINT_ERR_OUT_OF_MEMORY = 9     /* an allocation failed */
+} inpaint_status;
+
+/* The library's version, e.g. "0.1.0". Static string; never NULL. */
 INPAINT_API const char *inpaint_version(void);
+
+/* The message of the most recent failed call on the calling thread. Every function that
+ * returns an inpaint_status sets it: to the message on failure, to "" on success; other
+ * functions leave it alone. Each thread has its own message, so an error on one thread is
+ * never seen on another. The string is valid until the next such call on this thread; never NULL. */
+INPAINT_API const char *inpaint_last_error(void);
+
+/* A short lowercase name for a status ("ok", "invalid_argument", "decode", "too_large", "io",
+ * "unknown_model", "parse", "cancelled", "internal", "out_of_memory"; "unknown" for other
+ * values). Static string; never NULL. */
+INPAINT_API const char *inpaint_status_name(inpaint_status status);
+
+/* ---------------------------------------------------------------- memory */
+
+/* An 8-bit interleaved image. As an input it is a view the library only reads (data must
+ * stay valid during the call); as an output the library allocates data and the caller
+ * releases it with inpaint_image_free(). */
+typedef struct inpaint_image {
+  uint8_t *data;
+  int width;
+  int height;
+  int channels; /* 1 (mask, grey), 3 (RGB) */
+  size_t stride; /* bytes from one row to the next; 0 on input means packed (width * channels) */
+} inpaint_image;
+
+/* Bytes the library allocated (an encoded image). Release with inpaint_buffer_free(). */
+typedef struct inpaint_buffer {
+  uint8_t *data;
+  size_t size;
+} inpaint_buffer;
+
+/* Frees the pixels of a library-allocated image and zeroes the struct (the struct itself
+ * belongs to the caller). NULL and an already zeroed image are fine. */
+INPAINT_API void inpaint_image_free(inpaint_image *image);
+
+/* Frees the bytes of a library-allocated buffer and zeroes the struct. NULL is fine. */
+INPAINT_API void inpaint_buffer_free(inpaint_buffer *buffer);
+
+/* Frees a string the library allocated (the char ** outputs). NULL is fine. */
+INPAINT_API void inpaint_string_free(char *string);
+
+/* ---------------------------------------------------------------- decode and encode */
+
+typedef struct inpaint_decode_params {
+  size_t struct_size;
+  uint64_t max_pixels;        /* refuse larger images before allocating (TOO_LARGE); 100000000 */
+  int apply_exif_orientation; /* turn JPEGs upright by their EXIF orientation tag; 1 */
+} inpaint_decode_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_decode_params_init(inpaint_decode_params *params);
+
+/* Decodes PNG or JPEG bytes (8 or 16 bit, grey, grey+alpha, RGB, RGBA) to an RGB image in
+ * *out_rgb and, when out_alpha is not NULL, the alpha channel in *out_alpha (a zeroed image
+ * when the source has none). bytes may be NULL only when size is 0 (which is DECODE, as are
+ * truncated or unrecognised bytes). params may be NULL (defaults). Both outputs are packed and
+ * library-allocated: free them with inpaint_image_free(). */
+INPAINT_API inpaint_status inpaint_decode(const uint8_t *bytes, size_t size,
+                                          const inpaint_decode_params *params,
+                                          inpaint_image *out_rgb, inpaint_image *out_alpha);
+
+/* Decodes a mask image to one channel: luma, or the alpha channel when the colour of a
+ * grey+alpha/RGBA mask is constant. Values come back as stored (threshold them with
+ * inpaint_clean_mask). Same rules as inpaint_decode; free *out_mask with inpaint_image_free(). */
+INPAINT_API inpaint_status inpaint_decode_mask(const uint8_t *bytes, size_t size,
+                                               const inpaint_decode_params *params,
+                                               inpaint_image *out_mask);
+
+typedef enum inpaint_format {
+  INPAINT_FORMAT_PNG = 0,
+  INPAINT_FORMAT_JPEG = 1
+} inpaint_format;
+
+typedef struct inpaint_encode_params {
+  size_t struct_size;
+  inpaint_format format; /* INPAINT_FORMAT_JPEG */
+  int quality;           /* JPEG quality 1..100; 90 */
+  int png_compression;   /* zlib level 0..9; 1 */
+} inpaint_encode_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_encode_params_init(inpaint_encode_params *params);
+
+/* Encodes an RGB (3) or grey (1) image. alpha may be NULL (or have NULL data) for none;
+ * otherwise it is one channel of the image's size and the PNG gets an alpha channel (JPEG
+ * cannot hold one: INVALID_ARGUMENT). params may be NULL (defaults: JPEG, quality 90).
+ * Free *out with inpaint_buffer_free(). */
+INPAINT_API inpaint_status inpaint_encode(const inpaint_image *image, const inpaint_image *alpha,
+                                          const inpaint_encode_params *params,
+                                          inpaint_buffer *out);
+
+/* Writes size bytes to path through a temporary file beside it that is renamed over path, so
+ * a reader never sees a partial file and a failure (IO) leaves nothing behind. data may be
+ * NULL when size is 0. */
+INPAINT_API inpaint_status inpaint_write_file_atomic(const char *path, const uint8_t *data,
+                                                     size_t size);
+
+/* ---------------------------------------------------------------- masks */
+
+typedef enum inpaint_mask_backend {
+  INPAINT_MASK_BACKEND_OPENCV = 0, /* CPU */
+  INPAINT_MASK_BACKEND_TENSOR = 1  /* LibTorch tensor ops on `device`; same result */
+} inpaint_mask_backend;
+
+/* Mask clean-up, in this order: threshold -> open -> close -> drop small islands -> fill
+ * small enclosed holes -> dilate. Sizes are in pixels; 0 disables a step. */
+typedef struct inpaint_mask_params {
+  size_t struct_size;
+  int threshold;       /* value > threshold is hole, 0..254; 127 */
+  int open_radius;     /* removes specks and thin spurs, 0..256; 2 */
+  int close_radius;    /* closes small gaps and notches, 0..256; 2 */
+  int min_island_area; /* hole components (8-connected) smaller than this are dropped; 64 */
+  int min_hole_area;   /* enclosed keep regions (4-connected) smaller than this are filled; 64 */
+  int dilate_px;       /* grows the hole over the object's fringe, 0..1024; 15 */
+  inpaint_mask_backend backend; /* INPAINT_MASK_BACKEND_OPENCV */
+  const char *device;  /* for the tensor backend: "cpu", "cuda", "cuda:N"; NULL = "cpu" */
+} inpaint_mask_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_mask_params_init(inpaint_mask_params *params);
+
+/* Cleans a one-channel mask into a binary one (0 or 255) of the same size. params may be
+ * NULL (defaults). Free *out_mask with inpaint_image_free(). */
+INPAINT_API inpaint_status inpaint_clean_mask(const inpaint_image *mask,
+                                              const inpaint_mask_params *params,
+                                              inpaint_image *out_mask);
+
+/* Compositing weights for a cleaned mask: 255 inside the hole, a smooth (Gaussian) fall-off
+ * over feather_px (0..1024) pixels outside it, 0 beyond. Free *out_weights with
+ * inpaint_image_free(). */
+INPAINT_API inpaint_status inpaint_feather_mask(const inpaint_image *clean_mask, int feather_px,
+                                                inpaint_image *out_weights);
+
+/* ---------------------------------------------------------------- prompts and label wait */
+
+typedef struct inpaint_prompt_params {
+  size_t struct_size;
+  const char *prompt_table_path; /* JSON {"surfaces": {...}, "fallback": "..."} extending the
+                                    built-in table; NULL = built-in table only */
+  double min_confidence;         /* labels below this confidence are ignored, 0..1; 0.5 */
+} inpaint_prompt_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_prompt_params_init(inpaint_prompt_params *params);
+
+/* Builds the fill prompt from scene labels JSON such as
+ * {"surface": "grass", "detail": "patchy grass", "confidence": 0.87}. labels_json may be NULL
+ * (no labels). The fallback prompt is used when labels are absent, name an unknown surface or
+ * are below min_confidence; *out_from_labels (may be NULL) tells which. Malformed JSON is
+ * PARSE, an unreadable table file IO. Free *out_prompt with inpaint_string_free(). */
+INPAINT_API inpaint_status inpaint_build_prompt(const char *labels_json,
+                                                const inpaint_prompt_params *params,
+                                                char **out_prompt, int *out_from_labels);
+
+/* What the fill service does with a job whose scene labels may not have arrived yet. */
+typedef enum inpaint_label_wait_decision {
+  INPAINT_LABEL_WAIT = 0,                  /* answer 500 so the job is redelivered later */
+  INPAINT_LABEL_PROCEED_WITH_LABELS = 1,   /* build the prompt from the labels */
+  INPAINT_LABEL_PROCEED_WITH_FALLBACK = 2, /* waited long enough: use the fallback prompt */
+  INPAINT_LABEL_GIVE_UP = 3                /* redelivered too often: acknowledge and drop */
+} inpaint_label_wait_decision;
+
+typedef struct inpaint_label_wait_params {
+  size_t struct_size;
+  int max_wait_attempt;  /* wait while attempt <= this ...; 3 */
+  double max_wait_age_s; /* ... and the job is younger than this many seconds; 60 */
+  int give_up_attempt;   /* give up from this attempt on, labels or not; 5 */
+} inpaint_label_wait_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_label_wait_params_init(inpaint_label_wait_params *params);
+
+/* Decides for delivery `attempt` (1 = first) of a job `age_s` seconds old. INVALID_ARGUMENT
+ * for attempt < 1, a negative or non-finite age, or give_up_attempt <= max_wait_attempt.
+ * params may be NULL (defaults). */
+INPAINT_API inpaint_status inpaint_decide_label_wait(int attempt, double age_s, int labels_present,
+                                                     const inpaint_label_wait_params *params,
+                                                     inpaint_label_wait_decision *out_decision);
+
+/* "wait", "proceed_with_labels", "proceed_with_fallback", "give_up"; "unknown" for other
+ * values. Static string; never NULL. */
+INPAINT_API const char *inpaint_label_wait_decision_name(inpaint_label_wait_decision decision);
+
+/* ---------------------------------------------------------------- models */
+
+/* A loaded fill model. Thread-safety: immutable once created, so any number of threads may
+ * use one model at the same time; free it once, after every call using it has returned. */
+typedef struct inpaint_model inpaint_model;
+
+/* Creates a model from a spec such as "telea" or "ns:radius=3" ("name" or
+ * "name:key=value,..."). NULL or "" selects the library's default model. UNKNOWN_MODEL when
+ * no model has that name, PARSE for a malformed spec, INVALID_ARGUMENT for unknown or
+ * out-of-range keys. Free *out_model with inpaint_model_free(). */
+INPAINT_API inpaint_status inpaint_model_create(const char *spec, inpaint_model **out_model);
+
+/* Frees a model. NULL is fine. */
+INPAINT_API void inpaint_model_free(inpaint_model *model);
+
+/* The canonical spec of a model, e.g. "ns:radius=3". Owned by the model and valid until it is
+ * freed; NULL for a NULL model. */
+INPAINT_API const char *inpaint_model_spec(const inpaint_model *model);
+
+/* The number of registered models (the built-in ones included). */
+INPAINT_API inpaint_status inpaint_model_list_size(size_t *out_count);
+
+/* The name and one-line description (with the spec keys it takes) of registered model
+ * `index` (0-based, sorted by name). Either output may be NULL; free the strings with
+ * inpaint_string_free(). INVALID_ARGUMENT when index is out of range. */
+INPAINT_API inpaint_status inpaint_model_list_get(size_t index, char **out_name,
+                                                  char **out_description);
+
+/* ---------------------------------------------------------------- pipeline */
+
+/* How the model sees a large photo. */
+typedef enum inpaint_strategy {
+  INPAINT_STRATEGY_AUTO = 0,     /* CROP when the long side exceeds crop_trigger, else ORIGINAL */
+  INPAINT_STRATEGY_ORIGINAL = 1, /* the whole image at native resolution */
+  INPAINT_STRATEGY_CROP = 2,     /* one box per hole region grown by crop_margin, native size */
+  INPAINT_STRATEGY_RESIZE = 3    /* long side scaled to resize_long_side, run, scaled back */
+} inpaint_strategy;
+
+typedef struct inpaint_pipeline_params {
+  size_t struct_size;
+  int clean;                       /* clean the mask (else only threshold it); 1 */
+  const inpaint_mask_params *mask; /* clean-up and threshold settings; NULL = defaults */
+  int resize_mask;                 /* scale a mask of another size (else INVALID_ARGUMENT); 0 */
+  inpaint_strategy strategy;       /* INPAINT_STRATEGY_AUTO */
+  int crop_trigger;                /* long side above which AUTO crops, 1..1048576; 800 */
+  int crop_margin;                 /* context around each hole for CROP, 0..65536; 128 */
+  int resize_long_side;            /* model resolution for RESIZE, 16..65536; 1280 */
+  int feather_px;                  /* blend width outside the hole, 0..1024 (0 = hard); 8 */
+  inpaint_format output_format;    /* INPAINT_FORMAT_JPEG (inpaint_run only) */
+  int quality;                     /* JPEG quality of the result, 1..100; 90 */
+  int preview_long_side;           /* > 0: also encode a preview this long, 0..65536; 0 */
+  int preview_quality;             /* JPEG quality of the preview, 1..100; 85 */
+  uint64_t max_pixels;             /* decode limit for image and mask (TOO_LARGE); 100000000 */
+  int apply_exif_orientation;      /* turn JPEG inputs upright; 1 */
+  const char *prompt;              /* handed to prompt-conditioned models; NULL = "" */
+} inpaint_pipeline_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_pipeline_params_init(inpaint_pipeline_params *params);
+
+/* Milliseconds per stage of one run. The caller sets struct_size (inpaint_timings_init) so
+ * that the library fills only the fields the caller's struct has. */
+typedef struct inpaint_timings {
+  size_t struct_size;
+  double decode;    /* image and mask bytes to pixels */
+  double orient;    /* EXIF orientation */
+  double mask;      /* size check, resize, threshold */
+  double clean;     /* morphology, islands, holes, dilation, feathering */
+  double model;     /* the fill model, strategy crops and resizes included */
+  double composite; /* feathered paste into the original */
+  double encode;    /* encoding the result */
+  double preview;   /* scaling and encoding the preview (beside the result, on another thread) */
+  double total;     /* the whole run (file reads and writes not included) */
+} inpaint_timings;
+
+/* Zeroes the timings and sets struct_size. */
+INPAINT_API void inpaint_timings_init(inpaint_timings *timings);
+
+/* The outcome of inpaint_run. Thread-safety: immutable, so any threads may read it at once;
+ * free it once, after the reads. */
+typedef struct inpaint_result inpaint_result;
+
+/* Runs the whole path on encoded bytes: decode -> orient -> mask check -> clean -> strategy ->
+ * model -> feathered composite -> encode (+ preview). Outside the feathered hole the result
+ * equals the input exactly (for PNG output). An empty mask gives the input back, with
+ * inpaint_result_mask_empty() set. Errors in the mask bytes carry a "mask: " prefix. params
+ * may be NULL (defaults). Free *out_result with inpaint_result_free(). */
+INPAINT_API inpaint_status inpaint_run(const inpaint_model *model, const uint8_t *image_bytes,
+                                       size_t image_size, const uint8_t *mask_bytes,
+                                       size_t mask_size, const inpaint_pipeline_params *params,
+                                       inpaint_result **out_result);
+
+/* inpaint_run on files: reads image_path and mask_path, writes the result to out_path and,
+ * when preview_path is not NULL, a preview preview_long_side (which must then be > 0) pixels
+ * long to preview_path. Each format follows its path's extension (.png, .jpg, .jpeg; others
+ * are INVALID_ARGUMENT), so params->output_format is not used. Files are written atomically;
+ * on any error no output file is left behind. out_timings (may be NULL) gets the stage times. */
+INPAINT_API inpaint_status inpaint_run_files(const inpaint_model *model, const char *image_path,
+                                             const char *mask_path, const char *out_path,
+                                             const char *preview_path,
+                                             const inpaint_pipeline_params *params,
+                                             inpaint_timings *out_timings);
+
+/* Frees a result. NULL is fine. */
+INPAINT_API void inpaint_result_free(inpaint_result *result);
+
+/* The encoded result (in params->output_format) and its size in *out_size (may be NULL).
+ * Owned by the result. NULL (size 0) for a NULL result. */
+INPAINT_API const uint8_t *inpaint_result_output(const inpaint_result *result, size_t *out_size);
+
+/* The encoded JPEG preview, or NULL (size 0) when none was asked for. Owned by the result. */
+INPAINT_API const uint8_t *inpaint_result_preview(const inpaint_result *result, size_t *out_size);
+
+/* The result's size in pixels (that of the upright input); 0 for a NULL result. */
+INPAINT_API int inpaint_result_width(const inpaint_result *result);
+INPAINT_API int inpaint_result_height(const inpaint_result *result);
+
+/* The strategy that ran (AUTO resolved to ORIGINAL or CROP); AUTO for a NULL result. */
+INPAINT_API inpaint_strategy inpaint_result_strategy(const inpaint_result *result);
+
+/* 1 when the cleaned mask had no hole (the output is the input), else 0. */
+INPAINT_API int inpaint_result_mask_empty(const inpaint_result *result);
+
+/* Copies the stage times into *out_timings, whose struct_size the caller has set. */
+INPAINT_API inpaint_status inpaint_result_timings(const inpaint_result *result,
+                                                  inpaint_timings *out_timings);
+
 #ifdef __cplusplus
 }
 #endif
-#endif
+
+#endif /* INPAINT_H */

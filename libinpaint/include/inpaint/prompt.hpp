@@ -23,7 +23,7 @@ INPAINT_CXX_API SceneLabels parse_scene_labels(const std::string& json);
 
 // Surface name -> fill prompt. The built-in table covers grass, concrete, wood, sand, gravel,
 // leaves, tile and water.
-struct PromptTable {
+struct INPAINT_CXX_API PromptTable {
   std::map<std::string, std::string> surfaces;
   std::string fallback;
 

@@ -77,10 +77,18 @@ Image decode_raw(const std::uint8_t* bytes, std::size_t size, const DecodeOption
   }
   if (is_png(bytes, size)) {
     if (size > std::size_t(INT32_MAX)) throw Error(ErrorCode::TooLarge, "PNG file is larger than 2 GiB");
+    // Read the size from IHDR ourselves: stb refuses huge headers with a vaguer message.
+    static const std::uint8_t ihdr[4] = {'I', 'H', 'D', 'R'};
+    if (size < 24 || std::memcmp(bytes + 12, ihdr, 4) != 0)
+      throw Error(ErrorCode::Decode, "corrupt PNG: the IHDR header chunk is missing or truncated");
+    auto be32 = [&](std::size_t at) {
+      return std::uint32_t(bytes[at]) << 24 | std::uint32_t(bytes[at + 1]) << 16 | std::uint32_t(bytes[at + 2]) << 8 | bytes[at + 3];
+    };
+    std::uint32_t header_width = be32(16), header_height = be32(20);
+    if (header_width > INT32_MAX || header_height > INT32_MAX)
+      throw Error(ErrorCode::Decode, "corrupt PNG header: width or height above 2^31");
+    check_dimensions("PNG", int(header_width), int(header_height), options);
     int width = 0, height = 0, channels = 0;
-    if (!stbi_info_from_memory(bytes, int(size), &width, &height, &channels))
-      throw Error(ErrorCode::Decode, std::string("corrupt PNG header: ") + stbi_failure_reason());
-    check_dimensions("PNG", width, height, options);
     std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
         stbi_load_from_memory(bytes, int(size), &width, &height, &channels, 0), stbi_image_free);
     if (!pixels) throw Error(ErrorCode::Decode, std::string("truncated or corrupt PNG: ") + stbi_failure_reason());

@@ -1,0 +1,100 @@
+#include "convert.hpp"
+
+#include <climits>
+#include <string>
+
+#include "inpaint/error.hpp"
+
+namespace inpaint::python {
+
+namespace {
+
+std::string shape_text(const py::array& array) {
+  std::string text = "(";
+  for (py::ssize_t i = 0; i < array.ndim(); ++i)
+    text += (i ? ", " : "") + std::to_string(array.shape(i));
+  return text + (array.ndim() == 1 ? ",)" : ")");
+}
+
+const char* expected_shape(Pixels pixels) {
+  switch (pixels) {
+    case Pixels::Mask: return "(height, width)";
+    case Pixels::Rgb: return "(height, width, 3)";
+    case Pixels::RgbOrGrey: return "(height, width, 3) or (height, width)";
+  }
+  return "";
+}
+
+bool shape_fits(const py::array& array, Pixels pixels) {
+  switch (pixels) {
+    case Pixels::Mask: return array.ndim() == 2;
+    case Pixels::Rgb: return array.ndim() == 3 && array.shape(2) == 3;
+    case Pixels::RgbOrGrey:
+      return array.ndim() == 2 || (array.ndim() == 3 && (array.shape(2) == 3 || array.shape(2) == 1));
+  }
+  return false;
+}
+
+}  // namespace
+
+ImageView image_view(const py::array& array, const char* name, Pixels pixels) {
+  const py::dtype dtype = array.dtype();
+  if (dtype.kind() != 'u' || dtype.itemsize() != 1)
+    throw py::type_error(std::string(name) + " must be a uint8 array, got dtype " +
+                         std::string(py::str(dtype)) +
+                         " (convert it explicitly, e.g. with .astype(numpy.uint8))");
+  if (!(array.flags() & py::array::c_style))
+    throw py::type_error(std::string(name) +
+                         " must be C-contiguous (pass numpy.ascontiguousarray(...) to copy it)");
+  if (!shape_fits(array, pixels))
+    throw Error(ErrorCode::InvalidArgument, std::string(name) + " must have shape " + expected_shape(pixels) +
+                                                ", got " + shape_text(array));
+  const py::ssize_t height = array.shape(0), width = array.shape(1);
+  if (height == 0 || width == 0)
+    throw Error(ErrorCode::InvalidArgument, std::string(name) + " is empty: shape " + shape_text(array));
+  if (height > INT_MAX || width > INT_MAX)
+    throw Error(ErrorCode::TooLarge, std::string(name) + " is too large: shape " + shape_text(array));
+  const int channels = array.ndim() == 3 ? int(array.shape(2)) : 1;
+  return {static_cast<const std::uint8_t*>(array.data()), int(width), int(height), channels, 0};
+}
+
+py::array to_array(Image&& image) {
+  auto* owner = new Image(std::move(image));
+  // The capsule frees the image when the last array (or view of it) goes away.
+  py::capsule capsule(owner, [](void* p) { delete static_cast<Image*>(p); });
+  std::vector<py::ssize_t> shape = {owner->height(), owner->width()};
+  if (owner->channels() != 1) shape.push_back(owner->channels());
+  return py::array(py::dtype::of<std::uint8_t>(), shape, {}, owner->data(), capsule);
+}
+
+py::object to_array_or_none(Image&& image) {
+  if (image.empty()) return py::none();
+  return to_array(std::move(image));
+}
+
+py::bytes to_bytes(const std::vector<std::uint8_t>& data) {
+  return py::bytes(reinterpret_cast<const char*>(data.data()), data.size());
+}
+
+ImageFormat format_from_name(const std::string& name) {
+  if (name == "png") return ImageFormat::Png;
+  if (name == "jpeg" || name == "jpg") return ImageFormat::Jpeg;
+  throw Error(ErrorCode::InvalidArgument, "format '" + name + "' is not one of png, jpeg");
+}
+
+MaskBackend mask_backend_from_name(const std::string& name) {
+  if (name == "opencv") return MaskBackend::OpenCV;
+  if (name == "tensor") return MaskBackend::Tensor;
+  throw Error(ErrorCode::InvalidArgument, "mask backend '" + name + "' is not one of opencv, tensor");
+}
+
+ByteView::ByteView(const py::buffer& buffer, const char* name) {
+  if (PyObject_GetBuffer(buffer.ptr(), &view_, PyBUF_SIMPLE) != 0) {
+    PyErr_Clear();
+    throw py::type_error(std::string(name) + " must be contiguous bytes (bytes, bytearray or memoryview)");
+  }
+}
+
+ByteView::~ByteView() { PyBuffer_Release(&view_); }
+
+}  // namespace inpaint::python

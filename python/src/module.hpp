@@ -1,0 +1,16 @@
+#pragma once
+// The parts of the _core module, each defined in its own file.
+#include <pybind11/pybind11.h>
+
+namespace inpaint::python {
+
+namespace py = pybind11;
+
+void bind_errors(py::module_& m);    // errors.cpp
+void bind_images(py::module_& m);    // images.cpp: decode, encode, files
+void bind_masks(py::module_& m);     // masks.cpp: clean, feather, bounds
+void bind_prompts(py::module_& m);   // prompts.cpp: prompt builder, label-wait policy
+void bind_models(py::module_& m);    // models.cpp: registry and Model
+void bind_pipeline(py::module_& m);  // pipeline.cpp: fill and run
+
+}  // namespace inpaint::python

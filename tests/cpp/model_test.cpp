@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+
+#include "inpaint/error.hpp"
+#include "inpaint/model.hpp"
+#include "test_util.hpp"
+
+using namespace inpaint;
+
+TEST(ModelSpec, Parses) {
+  ModelSpec s = ModelSpec::parse("torchscript:path=/m/big-lama.pt,device=cuda");
+  EXPECT_EQ(s.name, "torchscript");
+  EXPECT_EQ(s.params.at("path"), "/m/big-lama.pt");
+  EXPECT_EQ(s.params.at("device"), "cuda");
+  EXPECT_EQ(s.str(), "torchscript:device=cuda,path=/m/big-lama.pt");
+  EXPECT_EQ(ModelSpec::parse("telea").params.size(), 0u);
+  for (const char* bad : {"", "Telea", "telea:", "telea:radius", "telea:=3", "telea:radius=", "telea:a=1,a=2", "te lea"})
+    EXPECT_THROW(ModelSpec::parse(bad), Error) << bad;
+}
+
+TEST(Registry, BuiltinsAndErrors) {
+  Registry& r = default_registry();
+  EXPECT_TRUE(r.contains("telea"));
+  EXPECT_TRUE(r.contains("ns"));
+  EXPECT_EQ(r.create("telea")->spec(), "telea:radius=5");
+  EXPECT_EQ(r.create("ns:radius=3")->spec(), "ns:radius=3");
+  try {
+    r.create("lama");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::UnknownModel);
+    EXPECT_NE(std::string(e.what()).find("telea"), std::string::npos) << e.what();
+  }
+  for (const char* bad : {"telea:radius=0", "telea:radius=65", "telea:radius=2.5", "telea:radius=x", "telea:radiuss=3"}) {
+    try {
+      r.create(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidArgument) << bad;
+    }
+  }
+  EXPECT_STREQ(default_model_spec(), "telea");
+}
+
+namespace {
+// Fills the hole with one colour: a model whose output is known exactly.
+class SolidFill : public InpaintModel {
+ public:
+  std::string spec() const override { return "solid"; }
+  Image inpaint(const InpaintRequest& r) const override {
+    Image out = Image::copy_of(r.image);
+    for (int y = 0; y < r.image.height; ++y)
+      for (int x = 0; x < r.image.width; ++x)
+        if (r.mask.row(y)[x]) test::set(out, x, y, 77);
+    return out;
+  }
+};
+}  // namespace
+
+TEST(Registry, UserModelsAndOwnTables) {
+  Registry r;
+  EXPECT_FALSE(r.contains("telea"));
+  register_builtin_models(r);
+  r.add("solid", "test fill", [](const ModelSpec& spec) {
+    SpecReader(spec).finish();
+    return std::make_unique<SolidFill>();
+  });
+  EXPECT_THROW(r.add("solid", "again", [](const ModelSpec&) { return std::make_unique<SolidFill>(); }), Error);
+  EXPECT_THROW(r.add("Bad Name", "x", [](const ModelSpec&) { return std::make_unique<SolidFill>(); }), Error);
+  EXPECT_EQ(r.list().size(), 3u);
+  EXPECT_EQ(r.list()[0].name, "ns");
+  EXPECT_THROW(r.create("solid:x=1"), Error);
+  auto model = r.create("solid");
+  Image img = test::pattern_rgb(10, 10);
+  Image mask = test::disc_mask(10, 10, 5, 5, 2);
+  Image out = model->inpaint({img, mask, ""});
+  EXPECT_EQ(test::at(out, 5, 5), 77);
+}
+
+TEST(OpenCvFill, FillsTheHoleSmoothly) {
+  Image img(64, 64, 3);
+  for (int i = 0; i < 64 * 64 * 3; i += 3) { img.data()[i] = 30; img.data()[i + 1] = 160; img.data()[i + 2] = 60; }
+  Image mask = test::disc_mask(64, 64, 32, 32, 10);
+  for (int y = 22; y <= 42; ++y)
+    for (int x = 22; x <= 42; ++x)
+      if (mask.data()[y * 64 + x]) { img.data()[(y * 64 + x) * 3] = 255; img.data()[(y * 64 + x) * 3 + 1] = 0; }
+  for (const char* spec : {"telea", "ns"}) {
+    Image out = default_registry().create(spec)->inpaint({img, mask, ""});
+    EXPECT_NEAR(test::at(out, 32, 32, 0), 30, 3) << spec;
+    EXPECT_NEAR(test::at(out, 32, 32, 1), 160, 3) << spec;
+  }
+}

@@ -1,0 +1,46 @@
+#pragma once
+// Generated test images: no files from elsewhere.
+#include <cstdint>
+#include <vector>
+
+#include "inpaint/image.hpp"
+
+namespace inpaint::test {
+
+// A colourful, non-symmetric RGB image: every pixel differs from its neighbours.
+inline Image pattern_rgb(int width, int height) {
+  Image img(width, height, 3);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      std::uint8_t* p = img.data() + (std::size_t(y) * width + x) * 3;
+      p[0] = std::uint8_t((x * 7 + y * 3) & 255);
+      p[1] = std::uint8_t((x * 2 + y * 11 + 40) & 255);
+      p[2] = std::uint8_t(((x ^ y) * 5) & 255);
+    }
+  return img;
+}
+
+// A mask with a filled disc (255) of the given centre and radius.
+inline Image disc_mask(int width, int height, int cx, int cy, int r, std::uint8_t value = 255) {
+  Image m(width, height, 1);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r) m.data()[std::size_t(y) * width + x] = value;
+  return m;
+}
+
+inline std::uint8_t at(const Image& img, int x, int y, int c = 0) {
+  return img.data()[(std::size_t(y) * img.width() + x) * img.channels() + c];
+}
+
+inline void set(Image& img, int x, int y, std::uint8_t v) {
+  for (int c = 0; c < img.channels(); ++c) img.data()[(std::size_t(y) * img.width() + x) * img.channels() + c] = v;
+}
+
+// A PNG signature and IHDR chunk (valid CRC) claiming the given size, and nothing else.
+std::vector<std::uint8_t> png_header_only(std::uint32_t width, std::uint32_t height);
+
+// JPEG bytes with an EXIF APP1 segment holding the orientation tag, inserted after SOI.
+std::vector<std::uint8_t> with_exif_orientation(const std::vector<std::uint8_t>& jpeg, int orientation, bool little_endian);
+
+}  // namespace inpaint::test
