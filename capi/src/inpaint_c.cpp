@@ -1,5 +1,675 @@
+// The C shims: C structs and handles <-> C++ objects. No exception leaves this file; each
+// becomes an inpaint_status plus a per-thread message.
 #include "inpaint.h"
 
-#include "inpaint/version.hpp"
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <type_traits>
+#include <vector>
 
-extern "C" const char* inpaint_version(void) { return inpaint::version(); }
+#include "inpaint/inpaint.hpp"
+
+using inpaint::Error;
+using inpaint::ErrorCode;
+
+struct inpaint_model {
+  std::unique_ptr<const inpaint::InpaintModel> model;
+  std::string spec;  // kept so that inpaint_model_spec can hand out a stable pointer
+};
+
+struct inpaint_result {
+  inpaint::PipelineResult pipeline;
+};
+
+namespace {
+
+thread_local std::string t_last_error;
+
+inpaint_status fail(inpaint_status status, const char* message) noexcept {
+  try {
+    t_last_error = message;
+  } catch (...) {
+    t_last_error = "out of memory";  // fits the small-string buffer: cannot throw
+  }
+  return status;
+}
+
+inpaint_status status_of(ErrorCode code) {
+  int value = static_cast<int>(code);
+  return value >= INPAINT_ERR_INVALID_ARGUMENT && value <= INPAINT_ERR_INTERNAL ? static_cast<inpaint_status>(value)
+                                                                               : INPAINT_ERR_INTERNAL;
+}
+
+// Runs body, turning whatever it throws into a status and the thread's message.
+template <class Body>
+inpaint_status guarded(Body&& body) noexcept {
+  try {
+    body();
+    t_last_error.clear();
+    return INPAINT_OK;
+  } catch (const Error& e) {
+    return fail(status_of(e.code()), e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(INPAINT_ERR_OUT_OF_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    try {
+      return fail(INPAINT_ERR_INTERNAL, (std::string("internal error: ") + e.what()).c_str());
+    } catch (...) {
+      return fail(INPAINT_ERR_INTERNAL, "internal error");
+    }
+  } catch (...) {
+    return fail(INPAINT_ERR_INTERNAL, "internal error: unknown exception");
+  }
+}
+
+[[noreturn]] void invalid(const std::string& message) { throw Error(ErrorCode::InvalidArgument, message); }
+
+void require(const void* pointer, const char* function, const char* argument) {
+  if (!pointer) invalid(std::string(function) + ": " + argument + " is NULL");
+}
+
+// ---- extensible parameter structs
+
+// Takes `field` from the caller's struct when that struct (possibly from an older, shorter
+// header) holds all of it; otherwise the default already in `out` stays.
+#define INPAINT_TAKE(out, user, field)                                                      \
+  do {                                                                                      \
+    using Struct = std::remove_cv_t<std::remove_pointer_t<decltype(user)>>;                 \
+    if (offsetof(Struct, field) + sizeof((user)->field) <= (user)->struct_size)             \
+      (out).field = (user)->field;                                                          \
+  } while (0)
+
+// The defaults, after checking that a caller's struct_size is one the library can read.
+template <class Params>
+Params defaults_for(const Params* user, void (*init)(Params*), const char* name) {
+  Params params;
+  init(&params);
+  if (user && (user->struct_size == 0 || user->struct_size > sizeof(Params)))
+    invalid(std::string(name) + ".struct_size is " + std::to_string(user->struct_size) + ", expected 1.." +
+            std::to_string(sizeof(Params)) + " (fill it with " + name + "_init)");
+  return params;
+}
+
+inpaint::DecodeOptions decode_options(const inpaint_decode_params* user) {
+  inpaint_decode_params p = defaults_for(user, inpaint_decode_params_init, "inpaint_decode_params");
+  if (user) {
+    INPAINT_TAKE(p, user, max_pixels);
+    INPAINT_TAKE(p, user, apply_exif_orientation);
+  }
+  inpaint::DecodeOptions options;
+  options.max_pixels = p.max_pixels;
+  options.apply_exif_orientation = p.apply_exif_orientation != 0;
+  return options;
+}
+
+inpaint::ImageFormat image_format(inpaint_format format, const char* field) {
+  switch (format) {
+    case INPAINT_FORMAT_PNG: return inpaint::ImageFormat::Png;
+    case INPAINT_FORMAT_JPEG: return inpaint::ImageFormat::Jpeg;
+  }
+  invalid(std::string(field) + " must be INPAINT_FORMAT_PNG or INPAINT_FORMAT_JPEG, got " +
+          std::to_string(static_cast<int>(format)));
+}
+
+inpaint::EncodeOptions encode_options(const inpaint_encode_params* user) {
+  inpaint_encode_params p = defaults_for(user, inpaint_encode_params_init, "inpaint_encode_params");
+  if (user) {
+    INPAINT_TAKE(p, user, format);
+    INPAINT_TAKE(p, user, quality);
+    INPAINT_TAKE(p, user, png_compression);
+  }
+  inpaint::EncodeOptions options;
+  options.format = image_format(p.format, "inpaint_encode_params.format");
+  options.quality = p.quality;
+  options.png_compression = p.png_compression;
+  return options;
+}
+
+struct MaskSettings {
+  inpaint::MaskCleanOptions clean;
+  inpaint::MaskBackend backend = inpaint::MaskBackend::OpenCV;
+  std::string device = "cpu";
+};
+
+MaskSettings mask_settings(const inpaint_mask_params* user) {
+  inpaint_mask_params p = defaults_for(user, inpaint_mask_params_init, "inpaint_mask_params");
+  if (user) {
+    INPAINT_TAKE(p, user, threshold);
+    INPAINT_TAKE(p, user, open_radius);
+    INPAINT_TAKE(p, user, close_radius);
+    INPAINT_TAKE(p, user, min_island_area);
+    INPAINT_TAKE(p, user, min_hole_area);
+    INPAINT_TAKE(p, user, dilate_px);
+    INPAINT_TAKE(p, user, backend);
+    INPAINT_TAKE(p, user, device);
+  }
+  MaskSettings settings;
+  settings.clean.threshold = p.threshold;
+  settings.clean.open_radius = p.open_radius;
+  settings.clean.close_radius = p.close_radius;
+  settings.clean.min_island_area = p.min_island_area;
+  settings.clean.min_hole_area = p.min_hole_area;
+  settings.clean.dilate_px = p.dilate_px;
+  switch (p.backend) {
+    case INPAINT_MASK_BACKEND_OPENCV: settings.backend = inpaint::MaskBackend::OpenCV; break;
+    case INPAINT_MASK_BACKEND_TENSOR: settings.backend = inpaint::MaskBackend::Tensor; break;
+    default:
+      invalid("inpaint_mask_params.backend must be INPAINT_MASK_BACKEND_OPENCV or _TENSOR, got " +
+              std::to_string(static_cast<int>(p.backend)));
+  }
+  if (p.device) settings.device = p.device;
+  return settings;
+}
+
+inpaint::PipelineOptions pipeline_options(const inpaint_pipeline_params* user) {
+  inpaint_pipeline_params p = defaults_for(user, inpaint_pipeline_params_init, "inpaint_pipeline_params");
+  if (user) {
+    INPAINT_TAKE(p, user, clean);
+    INPAINT_TAKE(p, user, mask);
+    INPAINT_TAKE(p, user, resize_mask);
+    INPAINT_TAKE(p, user, strategy);
+    INPAINT_TAKE(p, user, crop_trigger);
+    INPAINT_TAKE(p, user, crop_margin);
+    INPAINT_TAKE(p, user, resize_long_side);
+    INPAINT_TAKE(p, user, feather_px);
+    INPAINT_TAKE(p, user, output_format);
+    INPAINT_TAKE(p, user, quality);
+    INPAINT_TAKE(p, user, preview_long_side);
+    INPAINT_TAKE(p, user, preview_quality);
+    INPAINT_TAKE(p, user, max_pixels);
+    INPAINT_TAKE(p, user, apply_exif_orientation);
+    INPAINT_TAKE(p, user, prompt);
+  }
+  inpaint::PipelineOptions options;
+  options.decode.max_pixels = p.max_pixels;
+  options.decode.apply_exif_orientation = p.apply_exif_orientation != 0;
+  options.clean = p.clean != 0;
+  MaskSettings mask = mask_settings(p.mask);
+  options.mask = mask.clean;
+  options.mask_backend = mask.backend;
+  options.mask_device = mask.device;
+  options.resize_mask = p.resize_mask != 0;
+  switch (p.strategy) {
+    case INPAINT_STRATEGY_AUTO: options.strategy = inpaint::Strategy::Auto; break;
+    case INPAINT_STRATEGY_ORIGINAL: options.strategy = inpaint::Strategy::Original; break;
+    case INPAINT_STRATEGY_CROP: options.strategy = inpaint::Strategy::Crop; break;
+    case INPAINT_STRATEGY_RESIZE: options.strategy = inpaint::Strategy::Resize; break;
+    default:
+      invalid("inpaint_pipeline_params.strategy must be one of INPAINT_STRATEGY_*, got " +
+              std::to_string(static_cast<int>(p.strategy)));
+  }
+  options.crop_trigger = p.crop_trigger;
+  options.crop_margin = p.crop_margin;
+  options.resize_long_side = p.resize_long_side;
+  options.feather_px = p.feather_px;
+  options.output.format = image_format(p.output_format, "inpaint_pipeline_params.output_format");
+  options.output.quality = p.quality;
+  options.preview_long_side = p.preview_long_side;
+  options.preview.format = inpaint::ImageFormat::Jpeg;
+  options.preview.quality = p.preview_quality;
+  if (p.prompt) options.prompt = p.prompt;
+  return options;
+}
+
+inpaint::LabelWaitPolicy label_wait_policy(const inpaint_label_wait_params* user) {
+  inpaint_label_wait_params p = defaults_for(user, inpaint_label_wait_params_init, "inpaint_label_wait_params");
+  if (user) {
+    INPAINT_TAKE(p, user, max_wait_attempt);
+    INPAINT_TAKE(p, user, max_wait_age_s);
+    INPAINT_TAKE(p, user, give_up_attempt);
+  }
+  inpaint::LabelWaitPolicy policy;
+  policy.max_wait_attempt = p.max_wait_attempt;
+  policy.max_wait_age_s = p.max_wait_age_s;
+  policy.give_up_attempt = p.give_up_attempt;
+  return policy;
+}
+
+void check_timings_size(const inpaint_timings* timings, const char* function) {
+  if (timings && (timings->struct_size == 0 || timings->struct_size > sizeof(inpaint_timings)))
+    invalid(std::string(function) + ": out_timings->struct_size is " + std::to_string(timings->struct_size) +
+            ", expected 1.." + std::to_string(sizeof(inpaint_timings)) + " (fill it with inpaint_timings_init)");
+}
+
+// Writes only the fields the caller's (possibly older, shorter) struct holds.
+void store_timings(const inpaint::StageTimes& times, inpaint_timings* out) {
+  inpaint_timings all;
+  all.struct_size = out->struct_size;
+  all.decode = times.decode;
+  all.orient = times.orient;
+  all.mask = times.mask;
+  all.clean = times.clean;
+  all.model = times.model;
+  all.composite = times.composite;
+  all.encode = times.encode;
+  all.preview = times.preview;
+  all.total = times.total;
+  const inpaint_timings* from = &all;
+  INPAINT_TAKE(*out, from, decode);
+  INPAINT_TAKE(*out, from, orient);
+  INPAINT_TAKE(*out, from, mask);
+  INPAINT_TAKE(*out, from, clean);
+  INPAINT_TAKE(*out, from, model);
+  INPAINT_TAKE(*out, from, composite);
+  INPAINT_TAKE(*out, from, encode);
+  INPAINT_TAKE(*out, from, preview);
+  INPAINT_TAKE(*out, from, total);
+}
+
+// ---- images, buffers and strings crossing the boundary
+
+inpaint::ImageView image_view(const inpaint_image* image, const char* function, const char* argument,
+                              int channels_a, int channels_b) {
+  require(image, function, argument);
+  std::string name = std::string(function) + ": " + argument;
+  if (!image->data) invalid(name + "->data is NULL");
+  if (image->width <= 0 || image->height <= 0)
+    invalid(name + " must have a positive width and height, got " + std::to_string(image->width) + "x" +
+            std::to_string(image->height));
+  if (image->channels != channels_a && image->channels != channels_b)
+    invalid(name + " must have " + std::to_string(channels_a) +
+            (channels_a == channels_b ? "" : " or " + std::to_string(channels_b)) + " channel(s), got " +
+            std::to_string(image->channels));
+  std::size_t packed = std::size_t(image->width) * std::size_t(image->channels);
+  if (image->stride != 0 && image->stride < packed)
+    invalid(name + "->stride " + std::to_string(image->stride) + " is below width * channels = " +
+            std::to_string(packed));
+  return {image->data, image->width, image->height, image->channels, image->stride};
+}
+
+uint8_t* allocate(std::size_t size) {
+  void* memory = std::malloc(size ? size : 1);
+  if (!memory) throw std::bad_alloc();
+  return static_cast<uint8_t*>(memory);
+}
+
+// A malloc'ed copy that frees itself unless released, so that no output is written before
+// every allocation of a call has succeeded.
+struct OwnedImage {
+  inpaint_image image{};
+  OwnedImage() = default;
+  explicit OwnedImage(const inpaint::Image& source) {
+    if (source.empty()) return;
+    image.data = allocate(source.size_bytes());
+    std::memcpy(image.data, source.data(), source.size_bytes());
+    image.width = source.width();
+    image.height = source.height();
+    image.channels = source.channels();
+    image.stride = source.stride();
+  }
+  OwnedImage(const OwnedImage&) = delete;
+  OwnedImage& operator=(const OwnedImage&) = delete;
+  ~OwnedImage() { std::free(image.data); }
+  inpaint_image release() {
+    inpaint_image out = image;
+    image = inpaint_image{};
+    return out;
+  }
+};
+
+char* copy_string(const std::string& text) {
+  char* out = reinterpret_cast<char*>(allocate(text.size() + 1));
+  std::memcpy(out, text.c_str(), text.size() + 1);
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- status and errors
+
+extern "C" {
+
+const char* inpaint_version(void) { return inpaint::version(); }
+
+const char* inpaint_last_error(void) { return t_last_error.c_str(); }
+
+const char* inpaint_status_name(inpaint_status status) {
+  if (status == INPAINT_OK) return "ok";
+  if (status == INPAINT_ERR_OUT_OF_MEMORY) return "out_of_memory";
+  if (status >= INPAINT_ERR_INVALID_ARGUMENT && status <= INPAINT_ERR_INTERNAL)
+    return inpaint::error_code_name(static_cast<ErrorCode>(status));
+  return "unknown";
+}
+
+// ---------------------------------------------------------------- memory
+
+void inpaint_image_free(inpaint_image* image) {
+  if (!image) return;
+  std::free(image->data);
+  *image = inpaint_image{};
+}
+
+void inpaint_buffer_free(inpaint_buffer* buffer) {
+  if (!buffer) return;
+  std::free(buffer->data);
+  *buffer = inpaint_buffer{};
+}
+
+void inpaint_string_free(char* string) { std::free(string); }
+
+// ---------------------------------------------------------------- decode and encode
+
+void inpaint_decode_params_init(inpaint_decode_params* params) {
+  if (!params) return;
+  inpaint::DecodeOptions defaults;
+  *params = inpaint_decode_params{};
+  params->struct_size = sizeof *params;
+  params->max_pixels = defaults.max_pixels;
+  params->apply_exif_orientation = defaults.apply_exif_orientation;
+}
+
+inpaint_status inpaint_decode(const uint8_t* bytes, size_t size, const inpaint_decode_params* params,
+                              inpaint_image* out_rgb, inpaint_image* out_alpha) {
+  return guarded([&] {
+    if (size) require(bytes, "inpaint_decode", "bytes");
+    require(out_rgb, "inpaint_decode", "out_rgb");
+    inpaint::DecodedImage decoded = inpaint::decode_image(bytes, size, decode_options(params));
+    inpaint::Image none;
+    OwnedImage rgb(decoded.rgb);
+    OwnedImage alpha(out_alpha ? decoded.alpha : none);
+    *out_rgb = rgb.release();
+    if (out_alpha) *out_alpha = alpha.release();
+  });
+}
+
+inpaint_status inpaint_decode_mask(const uint8_t* bytes, size_t size, const inpaint_decode_params* params,
+                                   inpaint_image* out_mask) {
+  return guarded([&] {
+    if (size) require(bytes, "inpaint_decode_mask", "bytes");
+    require(out_mask, "inpaint_decode_mask", "out_mask");
+    OwnedImage mask(inpaint::decode_mask(bytes, size, decode_options(params)));
+    *out_mask = mask.release();
+  });
+}
+
+void inpaint_encode_params_init(inpaint_encode_params* params) {
+  if (!params) return;
+  inpaint::EncodeOptions defaults;
+  *params = inpaint_encode_params{};
+  params->struct_size = sizeof *params;
+  params->format = defaults.format == inpaint::ImageFormat::Png ? INPAINT_FORMAT_PNG : INPAINT_FORMAT_JPEG;
+  params->quality = defaults.quality;
+  params->png_compression = defaults.png_compression;
+}
+
+inpaint_status inpaint_encode(const inpaint_image* image, const inpaint_image* alpha,
+                              const inpaint_encode_params* params, inpaint_buffer* out) {
+  return guarded([&] {
+    inpaint::ImageView view = image_view(image, "inpaint_encode", "image", 1, 3);
+    inpaint::ImageView alpha_view;
+    if (alpha && alpha->data) alpha_view = image_view(alpha, "inpaint_encode", "alpha", 1, 1);
+    require(out, "inpaint_encode", "out");
+    std::vector<std::uint8_t> bytes = inpaint::encode_image(view, encode_options(params), alpha_view);
+    uint8_t* data = allocate(bytes.size());
+    std::memcpy(data, bytes.data(), bytes.size());
+    out->data = data;
+    out->size = bytes.size();
+  });
+}
+
+inpaint_status inpaint_write_file_atomic(const char* path, const uint8_t* data, size_t size) {
+  return guarded([&] {
+    require(path, "inpaint_write_file_atomic", "path");
+    if (size) require(data, "inpaint_write_file_atomic", "data");
+    inpaint::write_file_atomic(path, data, size);
+  });
+}
+
+// ---------------------------------------------------------------- masks
+
+void inpaint_mask_params_init(inpaint_mask_params* params) {
+  if (!params) return;
+  inpaint::MaskCleanOptions defaults;
+  *params = inpaint_mask_params{};
+  params->struct_size = sizeof *params;
+  params->threshold = defaults.threshold;
+  params->open_radius = defaults.open_radius;
+  params->close_radius = defaults.close_radius;
+  params->min_island_area = defaults.min_island_area;
+  params->min_hole_area = defaults.min_hole_area;
+  params->dilate_px = defaults.dilate_px;
+  params->backend = INPAINT_MASK_BACKEND_OPENCV;
+  params->device = "cpu";
+}
+
+inpaint_status inpaint_clean_mask(const inpaint_image* mask, const inpaint_mask_params* params,
+                                  inpaint_image* out_mask) {
+  return guarded([&] {
+    inpaint::ImageView view = image_view(mask, "inpaint_clean_mask", "mask", 1, 1);
+    require(out_mask, "inpaint_clean_mask", "out_mask");
+    MaskSettings settings = mask_settings(params);
+    OwnedImage clean(inpaint::clean_mask(view, settings.clean, settings.backend, settings.device));
+    *out_mask = clean.release();
+  });
+}
+
+inpaint_status inpaint_feather_mask(const inpaint_image* clean_mask, int feather_px, inpaint_image* out_weights) {
+  return guarded([&] {
+    inpaint::ImageView view = image_view(clean_mask, "inpaint_feather_mask", "clean_mask", 1, 1);
+    require(out_weights, "inpaint_feather_mask", "out_weights");
+    OwnedImage weights(inpaint::feather_mask(view, feather_px));
+    *out_weights = weights.release();
+  });
+}
+
+// ---------------------------------------------------------------- prompts and label wait
+
+void inpaint_prompt_params_init(inpaint_prompt_params* params) {
+  if (!params) return;
+  *params = inpaint_prompt_params{};
+  params->struct_size = sizeof *params;
+  params->prompt_table_path = nullptr;
+  params->min_confidence = inpaint::PromptOptions{}.min_confidence;
+}
+
+inpaint_status inpaint_build_prompt(const char* labels_json, const inpaint_prompt_params* params,
+                                    char** out_prompt, int* out_from_labels) {
+  return guarded([&] {
+    require(out_prompt, "inpaint_build_prompt", "out_prompt");
+    inpaint_prompt_params p = defaults_for(params, inpaint_prompt_params_init, "inpaint_prompt_params");
+    if (params) {
+      INPAINT_TAKE(p, params, prompt_table_path);
+      INPAINT_TAKE(p, params, min_confidence);
+    }
+    inpaint::SceneLabels labels = labels_json ? inpaint::parse_scene_labels(labels_json) : inpaint::SceneLabels{};
+    inpaint::PromptTable table = p.prompt_table_path ? inpaint::PromptTable::from_json_file(p.prompt_table_path)
+                                                     : inpaint::PromptTable::builtin();
+    inpaint::PromptOptions options;
+    options.min_confidence = p.min_confidence;
+    inpaint::Prompt prompt = inpaint::build_prompt(labels, table, options);
+    *out_prompt = copy_string(prompt.text);
+    if (out_from_labels) *out_from_labels = prompt.from_labels ? 1 : 0;
+  });
+}
+
+void inpaint_label_wait_params_init(inpaint_label_wait_params* params) {
+  if (!params) return;
+  inpaint::LabelWaitPolicy defaults;
+  *params = inpaint_label_wait_params{};
+  params->struct_size = sizeof *params;
+  params->max_wait_attempt = defaults.max_wait_attempt;
+  params->max_wait_age_s = defaults.max_wait_age_s;
+  params->give_up_attempt = defaults.give_up_attempt;
+}
+
+inpaint_status inpaint_decide_label_wait(int attempt, double age_s, int labels_present,
+                                         const inpaint_label_wait_params* params,
+                                         inpaint_label_wait_decision* out_decision) {
+  return guarded([&] {
+    require(out_decision, "inpaint_decide_label_wait", "out_decision");
+    inpaint::LabelWaitDecision decision =
+        inpaint::decide_label_wait(attempt, age_s, labels_present != 0, label_wait_policy(params));
+    *out_decision = static_cast<inpaint_label_wait_decision>(decision);  // same values by design
+  });
+}
+
+const char* inpaint_label_wait_decision_name(inpaint_label_wait_decision decision) {
+  if (decision < INPAINT_LABEL_WAIT || decision > INPAINT_LABEL_GIVE_UP) return "unknown";
+  return inpaint::label_wait_decision_name(static_cast<inpaint::LabelWaitDecision>(decision));
+}
+
+// ---------------------------------------------------------------- models
+
+inpaint_status inpaint_model_create(const char* spec, inpaint_model** out_model) {
+  return guarded([&] {
+    require(out_model, "inpaint_model_create", "out_model");
+    std::string text = spec && *spec ? spec : inpaint::default_model_spec();
+    auto handle = std::make_unique<inpaint_model>();
+    handle->model = inpaint::default_registry().create(text);
+    handle->spec = handle->model->spec();
+    *out_model = handle.release();
+  });
+}
+
+void inpaint_model_free(inpaint_model* model) { delete model; }
+
+const char* inpaint_model_spec(const inpaint_model* model) { return model ? model->spec.c_str() : nullptr; }
+
+inpaint_status inpaint_model_list_size(size_t* out_count) {
+  return guarded([&] {
+    require(out_count, "inpaint_model_list_size", "out_count");
+    *out_count = inpaint::default_registry().list().size();
+  });
+}
+
+inpaint_status inpaint_model_list_get(size_t index, char** out_name, char** out_description) {
+  return guarded([&] {
+    std::vector<inpaint::ModelInfo> models = inpaint::default_registry().list();
+    if (index >= models.size())
+      invalid("inpaint_model_list_get: index " + std::to_string(index) + " is out of range (" +
+              std::to_string(models.size()) + " models registered)");
+    using OwnedString = std::unique_ptr<char, void (*)(char*)>;
+    OwnedString name(out_name ? copy_string(models[index].name) : nullptr, inpaint_string_free);
+    OwnedString description(out_description ? copy_string(models[index].description) : nullptr,
+                            inpaint_string_free);
+    if (out_name) *out_name = name.release();
+    if (out_description) *out_description = description.release();
+  });
+}
+
+// ---------------------------------------------------------------- pipeline
+
+void inpaint_pipeline_params_init(inpaint_pipeline_params* params) {
+  if (!params) return;
+  inpaint::PipelineOptions defaults;
+  *params = inpaint_pipeline_params{};
+  params->struct_size = sizeof *params;
+  params->clean = defaults.clean;
+  params->mask = nullptr;
+  params->resize_mask = defaults.resize_mask;
+  params->strategy = INPAINT_STRATEGY_AUTO;
+  params->crop_trigger = defaults.crop_trigger;
+  params->crop_margin = defaults.crop_margin;
+  params->resize_long_side = defaults.resize_long_side;
+  params->feather_px = defaults.feather_px;
+  params->output_format = defaults.output.format == inpaint::ImageFormat::Png ? INPAINT_FORMAT_PNG : INPAINT_FORMAT_JPEG;
+  params->quality = defaults.output.quality;
+  params->preview_long_side = defaults.preview_long_side;
+  params->preview_quality = defaults.preview.quality;
+  params->max_pixels = defaults.decode.max_pixels;
+  params->apply_exif_orientation = defaults.decode.apply_exif_orientation;
+  params->prompt = nullptr;
+}
+
+void inpaint_timings_init(inpaint_timings* timings) {
+  if (!timings) return;
+  *timings = inpaint_timings{};
+  timings->struct_size = sizeof *timings;
+}
+
+inpaint_status inpaint_run(const inpaint_model* model, const uint8_t* image_bytes, size_t image_size,
+                           const uint8_t* mask_bytes, size_t mask_size, const inpaint_pipeline_params* params,
+                           inpaint_result** out_result) {
+  return guarded([&] {
+    require(model, "inpaint_run", "model");
+    if (image_size) require(image_bytes, "inpaint_run", "image_bytes");
+    if (mask_size) require(mask_bytes, "inpaint_run", "mask_bytes");
+    require(out_result, "inpaint_run", "out_result");
+    inpaint::PipelineOptions options = pipeline_options(params);
+    auto result = std::make_unique<inpaint_result>();
+    result->pipeline = inpaint::run_pipeline(*model->model, image_bytes, image_size, mask_bytes, mask_size, options);
+    *out_result = result.release();
+  });
+}
+
+inpaint_status inpaint_run_files(const inpaint_model* model, const char* image_path, const char* mask_path,
+                                 const char* out_path, const char* preview_path,
+                                 const inpaint_pipeline_params* params, inpaint_timings* out_timings) {
+  return guarded([&] {
+    const char* fn = "inpaint_run_files";
+    require(model, fn, "model");
+    require(image_path, fn, "image_path");
+    require(mask_path, fn, "mask_path");
+    require(out_path, fn, "out_path");
+    check_timings_size(out_timings, fn);
+    inpaint::PipelineOptions options = pipeline_options(params);
+    options.output.format = inpaint::format_from_path(out_path);
+    if (preview_path) {
+      if (options.preview_long_side <= 0)
+        invalid("inpaint_run_files: a preview_path needs preview_long_side > 0 in the params");
+      options.preview.format = inpaint::format_from_path(preview_path);
+    } else {
+      options.preview_long_side = 0;  // nobody would read it
+    }
+    std::vector<std::uint8_t> image = inpaint::read_file(image_path);
+    std::vector<std::uint8_t> mask = inpaint::read_file(mask_path);
+    inpaint::PipelineResult result =
+        inpaint::run_pipeline(*model->model, image.data(), image.size(), mask.data(), mask.size(), options);
+    inpaint::write_file_atomic(out_path, result.encoded.data(), result.encoded.size());
+    if (preview_path) {
+      try {
+        inpaint::write_file_atomic(preview_path, result.preview.data(), result.preview.size());
+      } catch (...) {
+        std::remove(out_path);  // the promise is all or nothing
+        throw;
+      }
+    }
+    if (out_timings) store_timings(result.times, out_timings);
+  });
+}
+
+void inpaint_result_free(inpaint_result* result) { delete result; }
+
+const uint8_t* inpaint_result_output(const inpaint_result* result, size_t* out_size) {
+  if (out_size) *out_size = result ? result->pipeline.encoded.size() : 0;
+  return result ? result->pipeline.encoded.data() : nullptr;
+}
+
+const uint8_t* inpaint_result_preview(const inpaint_result* result, size_t* out_size) {
+  bool has_preview = result && !result->pipeline.preview.empty();
+  if (out_size) *out_size = has_preview ? result->pipeline.preview.size() : 0;
+  return has_preview ? result->pipeline.preview.data() : nullptr;
+}
+
+int inpaint_result_width(const inpaint_result* result) { return result ? result->pipeline.image.width() : 0; }
+
+int inpaint_result_height(const inpaint_result* result) { return result ? result->pipeline.image.height() : 0; }
+
+inpaint_strategy inpaint_result_strategy(const inpaint_result* result) {
+  if (!result) return INPAINT_STRATEGY_AUTO;
+  switch (result->pipeline.strategy) {
+    case inpaint::Strategy::Auto: return INPAINT_STRATEGY_AUTO;
+    case inpaint::Strategy::Original: return INPAINT_STRATEGY_ORIGINAL;
+    case inpaint::Strategy::Crop: return INPAINT_STRATEGY_CROP;
+    case inpaint::Strategy::Resize: return INPAINT_STRATEGY_RESIZE;
+  }
+  return INPAINT_STRATEGY_AUTO;
+}
+
+int inpaint_result_mask_empty(const inpaint_result* result) { return result && result->pipeline.mask_empty ? 1 : 0; }
+
+inpaint_status inpaint_result_timings(const inpaint_result* result, inpaint_timings* out_timings) {
+  return guarded([&] {
+    require(result, "inpaint_result_timings", "result");
+    require(out_timings, "inpaint_result_timings", "out_timings");
+    check_timings_size(out_timings, "inpaint_result_timings");
+    store_timings(result->pipeline.times, out_timings);
+  });
+}
+
+}  // extern "C"

@@ -140,7 +140,13 @@ int main(int argc, char** argv) {
 
   auto* models_cmd = app.add_subcommand("models", "List the registered models");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "inpaint: error: " << e.what() << " (see inpaint --help)" << std::endl;
+    return 2;
+  }
   try {
     if (*models_cmd) {
       for (const auto& info : inpaint::default_registry().list()) std::cout << info.name << "\t" << info.description << "\n";
