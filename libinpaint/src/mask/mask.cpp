@@ -30,16 +30,6 @@ cv::Mat ellipse_kernel(int radius) {
   return cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1));
 }
 
-cv::Rect clean_region(const ImageView& mask, const MaskCleanOptions& o) {
-  MaskBox box = mask_bounds(mask, o.threshold);
-  if (box.empty()) return {};
-  // Opening and closing each erode and dilate once; dilation grows the hole; +2 keeps a ring of
-  // background around the region so enclosed-hole detection sees the outside.
-  int reach = 2 * (o.open_radius + o.close_radius) + o.dilate_px + 2;
-  cv::Rect grown(box.x - reach, box.y - reach, box.width + 2 * reach, box.height + 2 * reach);
-  return grown & cv::Rect(0, 0, mask.width, mask.height);
-}
-
 namespace {
 
 void remove_small_components(cv::Mat& binary, int min_area, int connectivity, uchar fill_value, bool skip_border) {
@@ -75,9 +65,12 @@ MaskBox mask_bounds(const ImageView& mask, int threshold) {
   int x0 = mask.width, x1 = -1, y0 = -1, y1 = -1;
   for (int y = 0; y < mask.height; ++y) {
     const std::uint8_t* row = mask.row(y);
+    // A branch-free maximum vectorises; most rows of a photo's mask hold no hole at all.
+    std::uint8_t peak = 0;
+    for (int x = 0; x < mask.width; ++x) peak = std::max(peak, row[x]);
+    if (peak <= threshold) continue;
     int first = 0;
-    while (first < mask.width && row[first] <= threshold) ++first;
-    if (first == mask.width) continue;
+    while (row[first] <= threshold) ++first;
     int last = mask.width - 1;
     while (row[last] <= threshold) --last;
     if (y0 < 0) y0 = y;
@@ -89,59 +82,101 @@ MaskBox mask_bounds(const ImageView& mask, int threshold) {
   return {x0, y0, x1 - x0 + 1, y1 - y0 + 1};
 }
 
-Image clean_mask(const ImageView& mask, const MaskCleanOptions& options, MaskBackend backend, const std::string& device) {
-  detail::validate(options);
+namespace detail {
+
+cv::Mat MaskRegion::crop(const cv::Rect& other) const {
+  cv::Mat out = cv::Mat::zeros(other.size(), CV_8UC1);
+  cv::Rect overlap = rect & other;
+  if (!overlap.empty()) mask(overlap - rect.tl()).copyTo(out(overlap - other.tl()));
+  return out;
+}
+
+MaskRegion threshold_region(const ImageView& mask, int threshold) {
+  MaskBox box = mask_bounds(mask, threshold);
+  if (box.empty()) return {};
+  MaskRegion region{cv::Rect(box.x, box.y, box.width, box.height), {}};
+  cv::threshold(as_mat(mask)(region.rect), region.mask, threshold, 255, cv::THRESH_BINARY);
+  return region;
+}
+
+MaskRegion clean_region(const ImageView& mask, const MaskCleanOptions& o, MaskBackend backend, const std::string& device) {
+  validate(o);
   if (mask.empty() || mask.channels != 1)
     throw Error(ErrorCode::InvalidArgument, "clean_mask: mask must be a non-empty single-channel image, got " +
                                                 std::to_string(mask.width) + "x" + std::to_string(mask.height) + "x" +
                                                 std::to_string(mask.channels));
-  Image out(mask.width, mask.height, 1);
-  cv::Rect region = detail::clean_region(mask, options);
-  if (region.empty()) return out;
+  MaskBox box = mask_bounds(mask, o.threshold);
+  if (box.empty()) return {};
+  // Opening and closing each erode and dilate once; dilation grows the hole; +2 keeps a ring of
+  // background around the region so enclosed-hole detection sees the outside. Within this
+  // margin the result equals whole-frame processing (tests/cpp/mask_test.cpp checks it).
+  int reach = 2 * (o.open_radius + o.close_radius) + o.dilate_px + 2;
+  MaskRegion region;
+  region.rect = cv::Rect(box.x - reach, box.y - reach, box.width + 2 * reach, box.height + 2 * reach) &
+                cv::Rect(0, 0, mask.width, mask.height);
   cv::Mat binary;
-  cv::threshold(detail::as_mat(mask)(region), binary, options.threshold, 255, cv::THRESH_BINARY);
-  cv::Mat cleaned;
+  cv::threshold(as_mat(mask)(region.rect), binary, o.threshold, 255, cv::THRESH_BINARY);
   if (backend == MaskBackend::Tensor) {
-    cleaned = detail::clean_binary_tensor(binary, options, device);
-  } else {
-    if (options.open_radius > 0)
-      cv::morphologyEx(binary, binary, cv::MORPH_OPEN, detail::ellipse_kernel(options.open_radius));
-    if (options.close_radius > 0)
-      cv::morphologyEx(binary, binary, cv::MORPH_CLOSE, detail::ellipse_kernel(options.close_radius));
-    if (options.min_island_area > 1) detail::remove_small_components(binary, options.min_island_area, 8, 0, false);
-    if (options.min_hole_area > 1) {
-      cv::Mat background = 255 - binary;
-      detail::remove_small_components(background, options.min_hole_area, 4, 0, true);
-      binary = 255 - background;
-    }
-    if (options.dilate_px > 0) cv::dilate(binary, binary, detail::ellipse_kernel(options.dilate_px));
-    cleaned = binary;
+    region.mask = clean_binary_tensor(binary, o, device);
+    return region;
   }
-  cleaned.copyTo(detail::as_mat(out)(region));
+  if (o.open_radius > 0) cv::morphologyEx(binary, binary, cv::MORPH_OPEN, ellipse_kernel(o.open_radius));
+  if (o.close_radius > 0) cv::morphologyEx(binary, binary, cv::MORPH_CLOSE, ellipse_kernel(o.close_radius));
+  if (o.min_island_area > 1) remove_small_components(binary, o.min_island_area, 8, 0, false);
+  if (o.min_hole_area > 1) {
+    cv::Mat background = 255 - binary;
+    remove_small_components(background, o.min_hole_area, 4, 0, true);
+    binary = 255 - background;
+  }
+  if (o.dilate_px > 0) cv::dilate(binary, binary, ellipse_kernel(o.dilate_px));
+  region.mask = binary;
+  return region;
+}
+
+MaskRegion tight(const MaskRegion& region) {
+  if (region.empty()) return {};
+  cv::Rect box = cv::boundingRect(region.mask);
+  if (box.empty()) return {};
+  return {box + region.rect.tl(), region.mask(box)};
+}
+
+MaskRegion feather_region(const MaskRegion& hole, int feather_px, const cv::Size& frame) {
+  if (feather_px < 0 || feather_px > 1024)
+    throw Error(ErrorCode::InvalidArgument, "feather must be 0..1024 px, got " + std::to_string(feather_px));
+  if (hole.empty()) return {};
+  if (feather_px == 0) return {hole.rect, hole.mask.clone()};
+  int grow = feather_px + 1;
+  MaskRegion out;
+  out.rect = cv::Rect(hole.rect.x - grow, hole.rect.y - grow, hole.rect.width + 2 * grow, hole.rect.height + 2 * grow) &
+             cv::Rect(cv::Point(0, 0), frame);
+  cv::Mat src = hole.crop(out.rect);
+  // sigma = feather/2 puts the tail of a (2*feather+1) kernel near zero; the max with the hole
+  // keeps every hole pixel fully replaced. Zero borders: outside the image contributes nothing.
+  cv::GaussianBlur(src, out.mask, cv::Size(2 * feather_px + 1, 2 * feather_px + 1), feather_px / 2.0, 0,
+                   cv::BORDER_CONSTANT);
+  cv::max(out.mask, src, out.mask);
   return out;
+}
+
+}  // namespace detail
+
+namespace {
+Image to_frame(const detail::MaskRegion& region, int width, int height) {
+  Image out(width, height, 1);
+  if (!region.empty()) region.mask.copyTo(detail::as_mat(out)(region.rect));
+  return out;
+}
+}  // namespace
+
+Image clean_mask(const ImageView& mask, const MaskCleanOptions& options, MaskBackend backend, const std::string& device) {
+  return to_frame(detail::clean_region(mask, options, backend, device), mask.width, mask.height);
 }
 
 Image feather_mask(const ImageView& clean, int feather_px) {
   if (clean.empty() || clean.channels != 1) throw Error(ErrorCode::InvalidArgument, "feather_mask: mask must be one channel");
-  if (feather_px < 0 || feather_px > 1024)
-    throw Error(ErrorCode::InvalidArgument, "feather must be 0..1024 px, got " + std::to_string(feather_px));
-  Image out(clean.width, clean.height, 1);
-  MaskBox box = mask_bounds(clean, 0);
-  if (box.empty()) return out;
-  cv::Rect region = cv::Rect(box.x - feather_px - 1, box.y - feather_px - 1, box.width + 2 * feather_px + 2,
-                             box.height + 2 * feather_px + 2) &
-                    cv::Rect(0, 0, clean.width, clean.height);
-  cv::Mat src = detail::as_mat(clean)(region), dst = detail::as_mat(out)(region);
-  if (feather_px == 0) {
-    src.copyTo(dst);
-    return out;
-  }
-  // sigma = feather/2 puts the tail of a (2*feather+1) kernel near zero; the max with the mask
-  // keeps every hole pixel fully replaced. Zero borders: outside the image contributes nothing.
-  cv::GaussianBlur(src, dst, cv::Size(2 * feather_px + 1, 2 * feather_px + 1), feather_px / 2.0, 0,
-                   cv::BORDER_CONSTANT);
-  cv::max(dst, src, dst);
-  return out;
+  auto region = detail::tight(detail::threshold_region(clean, 0));
+  if (!region.empty()) region.mask = detail::as_mat(clean)(region.rect);  // keep the given values, not 255
+  return to_frame(detail::feather_region(region, feather_px, {clean.width, clean.height}), clean.width, clean.height);
 }
 
 void composite(Image& base, const ImageView& fill, const ImageView& alpha, int x, int y) {

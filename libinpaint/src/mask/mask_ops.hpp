@@ -1,19 +1,36 @@
 #pragma once
-// Shared by the OpenCV and tensor paths of the mask clean-up, so both work on the same region.
+// Internal mask pieces shared by the public functions, the tensor path and the pipeline.
+// They work on a region (the hole's box plus what the operations reach) so that a small hole
+// in a 12 MP photo costs what its box costs, not what the frame costs.
 #include <opencv2/core.hpp>
 
 #include "inpaint/mask.hpp"
 
 namespace inpaint::detail {
 
-void validate(const MaskCleanOptions& options);
+// A binary (0/255) or weight mask known inside rect; everything outside rect is 0.
+struct MaskRegion {
+  cv::Rect rect;
+  cv::Mat mask;  // CV_8UC1 of rect's size
+  bool empty() const { return rect.empty(); }
+  // The mask over another rectangle of the frame: zeros where this region does not reach.
+  cv::Mat crop(const cv::Rect& other) const;
+};
 
-// The region the clean-up may touch: the hole's bounding box grown by how far the
-// operations reach, clipped to the image. Empty when the mask has no hole pixel.
-cv::Rect clean_region(const ImageView& mask, const MaskCleanOptions& options);
+void validate(const MaskCleanOptions& options);
 
 // Elliptical structuring element of diameter 2r+1 (the one OpenCV's MORPH_ELLIPSE gives).
 cv::Mat ellipse_kernel(int radius);
+
+// Threshold -> open -> close -> islands -> holes -> dilate, on the hole's region only.
+MaskRegion clean_region(const ImageView& mask, const MaskCleanOptions& options, MaskBackend backend,
+                        const std::string& device);
+// Only the threshold, on the hole's bounding box.
+MaskRegion threshold_region(const ImageView& mask, int threshold);
+// The region shrunk to the bounding box of its non-zero pixels (empty when there are none).
+MaskRegion tight(const MaskRegion& region);
+// Compositing weights of a tight binary region: 255 in the hole, Gaussian fall-off outside.
+MaskRegion feather_region(const MaskRegion& hole, int feather_px, const cv::Size& frame);
 
 // The tensor path on a binary (0/255) crop; implemented in mask_tensor.cpp.
 cv::Mat clean_binary_tensor(const cv::Mat& binary, const MaskCleanOptions& options, const std::string& device);

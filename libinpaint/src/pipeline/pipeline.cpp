@@ -7,6 +7,7 @@
 
 #include "core/cv_bridge.hpp"
 #include "core/timer.hpp"
+#include "mask/mask_ops.hpp"
 #include "inpaint/error.hpp"
 
 namespace inpaint {
@@ -54,17 +55,15 @@ Image run_model(const InpaintModel& model, const ImageView& image, const ImageVi
 
 // One box per hole region grown by margin; boxes that overlap are merged, so every box holds
 // whole regions and no pixel is filled twice.
-std::vector<cv::Rect> crop_boxes(const ImageView& mask, const MaskBox& hole, int margin) {
-  cv::Mat region = detail::as_mat(mask)(cv::Rect(hole.x, hole.y, hole.width, hole.height));
+std::vector<cv::Rect> crop_boxes(const detail::MaskRegion& hole, int margin, const cv::Size& frame) {
   cv::Mat labels, stats, centroids;
-  int n = cv::connectedComponentsWithStats(region, labels, stats, centroids, 8, CV_32S);
-  cv::Rect frame(0, 0, mask.width, mask.height);
+  int n = cv::connectedComponentsWithStats(hole.mask, labels, stats, centroids, 8, CV_32S);
   std::vector<cv::Rect> boxes;
   for (int i = 1; i < n; ++i) {
     const int* s = stats.ptr<int>(i);
-    boxes.push_back(cv::Rect(hole.x + s[cv::CC_STAT_LEFT] - margin, hole.y + s[cv::CC_STAT_TOP] - margin,
+    boxes.push_back(cv::Rect(hole.rect.x + s[cv::CC_STAT_LEFT] - margin, hole.rect.y + s[cv::CC_STAT_TOP] - margin,
                              s[cv::CC_STAT_WIDTH] + 2 * margin, s[cv::CC_STAT_HEIGHT] + 2 * margin) &
-                    frame);
+                    cv::Rect(cv::Point(0, 0), frame));
   }
   for (bool merged = true; merged;) {
     merged = false;
@@ -83,94 +82,120 @@ ImageView sub_view(const ImageView& v, const cv::Rect& r) {
   return {v.row(r.y) + std::size_t(r.x) * v.channels, r.width, r.height, v.channels, v.row_bytes()};
 }
 
-}  // namespace
+ImageView view_of(const cv::Mat& m) { return {m.data, m.cols, m.rows, m.channels(), m.step[0]}; }
 
-PipelineResult fill_image(const InpaintModel& model, const ImageView& rgb, const ImageView& mask_in,
-                          const PipelineOptions& options) {
-  validate(options);
+// Blends a fill that covers `box` of the frame into image, where the feathered alpha reaches.
+void paste(Image& image, const ImageView& fill, const cv::Rect& box, const detail::MaskRegion& alpha) {
+  cv::Rect overlap = box & alpha.rect;
+  if (overlap.empty()) return;
+  composite(image, sub_view(fill, overlap - box.tl()), view_of(alpha.mask(overlap - alpha.rect.tl())), overlap.x,
+            overlap.y);
+}
+
+// Cleans the mask, runs the strategy and composites into image in place. The model reads image
+// before anything is pasted into the part it sees (Crop boxes are disjoint).
+void fill_in_place(const InpaintModel& model, Image& image, const ImageView& mask_in, const PipelineOptions& options,
+                   PipelineResult& result) {
   detail::Stopwatch clock;
-  PipelineResult result;
-  if (rgb.empty() || rgb.channels != 3)
+  if (image.empty() || image.channels() != 3)
     throw Error(ErrorCode::InvalidArgument, "image must be a non-empty RGB image (3 channels), got " +
-                                                std::to_string(rgb.width) + "x" + std::to_string(rgb.height) + "x" +
-                                                std::to_string(rgb.channels));
+                                                std::to_string(image.width()) + "x" + std::to_string(image.height()) +
+                                                "x" + std::to_string(image.channels()));
   if (mask_in.empty() || mask_in.channels != 1)
     throw Error(ErrorCode::InvalidArgument, "mask must be a non-empty single-channel image, got " +
                                                 std::to_string(mask_in.width) + "x" + std::to_string(mask_in.height) +
                                                 "x" + std::to_string(mask_in.channels));
+  const cv::Size frame(image.width(), image.height());
   ImageView mask = mask_in;
   Image resized_mask;
-  if (mask.width != rgb.width || mask.height != rgb.height) {
+  if (mask.width != frame.width || mask.height != frame.height) {
     if (!options.resize_mask)
       throw Error(ErrorCode::InvalidArgument, "mask is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) +
-                                                  " but the image is " + std::to_string(rgb.width) + "x" +
-                                                  std::to_string(rgb.height) + " (ask for resize_mask to scale it)");
-    resized_mask = Image::uninitialized(rgb.width, rgb.height, 1);
+                                                  " but the image is " + std::to_string(frame.width) + "x" +
+                                                  std::to_string(frame.height) + " (ask for resize_mask to scale it)");
+    resized_mask = Image::uninitialized(frame.width, frame.height, 1);
     cv::Mat dst = detail::as_mat(resized_mask);
     cv::resize(detail::as_mat(mask), dst, dst.size(), 0, 0, cv::INTER_LINEAR);
     mask = resized_mask;
   }
   result.times.mask = clock.lap();
 
-  Image clean;
-  if (options.clean) {
-    clean = clean_mask(mask, options.mask, options.mask_backend, options.mask_device);
-  } else {
-    clean = Image::uninitialized(mask.width, mask.height, 1);
-    cv::Mat dst = detail::as_mat(clean);
-    cv::threshold(detail::as_mat(mask), dst, options.mask.threshold, 255, cv::THRESH_BINARY);
-  }
-  result.hole = mask_bounds(clean, 0);
-  result.image = Image::copy_of(rgb);
-  if (result.hole.empty()) {
+  detail::MaskRegion hole = detail::tight(options.clean ? detail::clean_region(mask, options.mask, options.mask_backend,
+                                                                                options.mask_device)
+                                                        : detail::threshold_region(mask, options.mask.threshold));
+  if (hole.empty()) {
     result.mask_empty = true;
     result.strategy = Strategy::Original;
     result.times.clean = clock.lap();
-    return result;
+    return;
   }
-  Image alpha = feather_mask(clean, options.feather_px);
+  result.hole = {hole.rect.x, hole.rect.y, hole.rect.width, hole.rect.height};
+  detail::MaskRegion alpha = detail::feather_region(hole, options.feather_px, frame);
   result.times.clean = clock.lap();
 
   Strategy strategy = options.strategy;
-  int long_side = std::max(rgb.width, rgb.height);
+  int long_side = std::max(frame.width, frame.height);
   if (strategy == Strategy::Auto) strategy = long_side > options.crop_trigger ? Strategy::Crop : Strategy::Original;
   if (strategy == Strategy::Resize && long_side <= options.resize_long_side) strategy = Strategy::Original;
   result.strategy = strategy;
 
-  double composite_ms = 0;
-  if (strategy == Strategy::Original) {
-    Image fill = run_model(model, rgb, clean, options.prompt);
-    result.regions = 1;
-    result.times.model = clock.lap();
-    composite(result.image, fill, alpha);
-    composite_ms = clock.lap();
-  } else if (strategy == Strategy::Crop) {
+  if (strategy == Strategy::Crop) {
     // The feathered blend must stay inside the box the model filled.
     int margin = std::max(options.crop_margin, options.feather_px + 1);
-    for (const cv::Rect& box : crop_boxes(clean, result.hole, margin)) {
-      Image fill = run_model(model, sub_view(rgb, box), sub_view(clean, box), options.prompt);
+    for (const cv::Rect& box : crop_boxes(hole, margin, frame)) {
+      cv::Mat box_mask = hole.crop(box);
+      Image fill = run_model(model, sub_view(image, box), view_of(box_mask), options.prompt);
       result.times.model += clock.lap();
-      composite(result.image, fill, sub_view(alpha, box), box.x, box.y);
-      composite_ms += clock.lap();
+      paste(image, fill, box, alpha);
+      result.times.composite += clock.lap();
       ++result.regions;
     }
-  } else {  // Resize
-    Image small_rgb = resize_long_side(rgb, options.resize_long_side);
-    Image small_mask = Image::uninitialized(small_rgb.width(), small_rgb.height(), 1);
-    cv::Mat small_mask_mat = detail::as_mat(small_mask);
-    cv::resize(detail::as_mat(clean), small_mask_mat, small_mask_mat.size(), 0, 0, cv::INTER_AREA);
-    // Any partly covered pixel is hole, so thin holes survive the downscale.
-    cv::threshold(small_mask_mat, small_mask_mat, 0, 255, cv::THRESH_BINARY);
-    Image small_fill = run_model(model, small_rgb, small_mask, options.prompt);
-    Image fill = Image::uninitialized(rgb.width, rgb.height, 3);
-    cv::Mat fill_mat = detail::as_mat(fill);
-    cv::resize(detail::as_mat(small_fill), fill_mat, fill_mat.size(), 0, 0, cv::INTER_CUBIC);
-    result.regions = 1;
-    result.times.model = clock.lap();
-    composite(result.image, fill, alpha);
-    composite_ms = clock.lap();
+    return;
   }
-  result.times.composite = composite_ms;
+  const cv::Rect whole(cv::Point(0, 0), frame);
+  cv::Mat full_mask = hole.crop(whole);
+  result.regions = 1;
+  if (strategy == Strategy::Original) {
+    Image fill = run_model(model, image, view_of(full_mask), options.prompt);
+    result.times.model = clock.lap();
+    paste(image, fill, whole, alpha);
+    result.times.composite = clock.lap();
+    return;
+  }
+  // Resize: run at the working size, then scale back only the part the alpha covers.
+  Image small_rgb = resize_long_side(image, options.resize_long_side);
+  cv::Mat small_mask;
+  cv::resize(full_mask, small_mask, cv::Size(small_rgb.width(), small_rgb.height()), 0, 0, cv::INTER_AREA);
+  cv::threshold(small_mask, small_mask, 0, 255, cv::THRESH_BINARY);  // partly covered pixels are hole too
+  Image small_fill = run_model(model, small_rgb, view_of(small_mask), options.prompt);
+  double sx = double(small_rgb.width()) / frame.width, sy = double(small_rgb.height()) / frame.height;
+  // Destination pixel centre (x + 0.5) maps to source (x + 0.5) * s - 0.5, as cv::resize does.
+  cv::Matx23d to_small(sx, 0, (alpha.rect.x + 0.5) * sx - 0.5, 0, sy, (alpha.rect.y + 0.5) * sy - 0.5);
+  Image fill = Image::uninitialized(alpha.rect.width, alpha.rect.height, 3);
+  cv::Mat fill_mat = detail::as_mat(fill);
+  cv::warpAffine(detail::as_mat(small_fill), fill_mat, to_small, fill_mat.size(), cv::INTER_CUBIC | cv::WARP_INVERSE_MAP,
+                 cv::BORDER_REPLICATE);
+  result.times.model = clock.lap();
+  paste(image, fill, alpha.rect, alpha);
+  result.times.composite = clock.lap();
+}
+
+}  // namespace
+
+PipelineResult fill_image(const InpaintModel& model, const ImageView& rgb, const ImageView& mask,
+                          const PipelineOptions& options) {
+  validate(options);
+  if (rgb.empty() || rgb.channels != 3)
+    throw Error(ErrorCode::InvalidArgument, "image must be a non-empty RGB image (3 channels), got " +
+                                                std::to_string(rgb.width) + "x" + std::to_string(rgb.height) + "x" +
+                                                std::to_string(rgb.channels));
+  detail::Stopwatch clock;
+  PipelineResult result;
+  result.image = Image::copy_of(rgb);
+  double copy_ms = clock.lap();
+  fill_in_place(model, result.image, mask, options, result);
+  result.times.mask += copy_ms;
+  result.times.total = copy_ms + clock.lap();
   return result;
 }
 
@@ -196,7 +221,9 @@ PipelineResult run_pipeline(const InpaintModel& model, const std::uint8_t* image
   }
   double decode_ms = clock.lap();
 
-  PipelineResult result = fill_image(model, decoded.rgb, mask_pixels, options);
+  PipelineResult result;
+  result.image = std::move(decoded.rgb);
+  fill_in_place(model, result.image, mask_pixels, options, result);
   result.times.decode = decode_ms - decoded.orient_ms;
   result.times.orient = decoded.orient_ms;
   result.alpha = std::move(decoded.alpha);
