@@ -31,6 +31,8 @@ class INPAINT_CXX_API Image {
   // Pixels left uninitialised, for buffers that are written whole right away.
   static Image uninitialized(int width, int height, int channels);
   static Image copy_of(const ImageView& view);
+  // Takes ownership of a packed buffer that release() frees (e.g. a decoder's malloc'd pixels).
+  static Image adopt(std::uint8_t* pixels, int width, int height, int channels, void (*release)(std::uint8_t*));
   Image(const Image& other);
   Image& operator=(const Image& other);
   Image(Image&&) noexcept = default;
@@ -48,7 +50,8 @@ class INPAINT_CXX_API Image {
   operator ImageView() const { return view(); }
 
  private:
-  std::unique_ptr<std::uint8_t[]> pixels_;
+  static void release_new(std::uint8_t* p) { delete[] p; }
+  std::unique_ptr<std::uint8_t[], void (*)(std::uint8_t*)> pixels_{nullptr, &Image::release_new};
   int width_ = 0, height_ = 0, channels_ = 0;
 };
 
@@ -71,6 +74,16 @@ struct DecodedImage {
   double decode_ms = 0;      // entropy decoding and colour conversion
   double orient_ms = 0;      // applying the EXIF orientation
 };
+
+struct ImageInfo {
+  int width = 0, height = 0;  // as displayed: after the EXIF orientation when it is applied
+  ImageFormat format = ImageFormat::Png;
+  int exif_orientation = 1;
+};
+
+// Reads only the header (no pixel is decoded): format, size, orientation. Throws like
+// decode_image for unreadable headers and for sizes above options.max_pixels.
+INPAINT_CXX_API ImageInfo probe_image(const std::uint8_t* bytes, std::size_t size, const DecodeOptions& options = {});
 
 // Decodes PNG or JPEG bytes (8 or 16 bit, grey, grey+alpha, RGB, RGBA) to RGB plus optional alpha.
 INPAINT_CXX_API DecodedImage decode_image(const std::uint8_t* bytes, std::size_t size,

@@ -39,11 +39,13 @@ struct PipelineOptions {
   EncodeOptions preview{ImageFormat::Jpeg, 85};
 };
 
-// Milliseconds spent in each stage of one run.
+// Milliseconds spent in each stage of one run. In run_pipeline the mask is decoded, checked and
+// cleaned on a second thread while the photo decodes, so mask and clean overlap decode; total
+// is the wall time of the whole call.
 struct StageTimes {
-  double decode = 0;     // image and mask bytes to pixels
+  double decode = 0;     // photo bytes to pixels
   double orient = 0;     // EXIF orientation
-  double mask = 0;       // size check, resize, threshold
+  double mask = 0;       // mask bytes to pixels (run_pipeline), size check, resize
   double clean = 0;      // morphology, islands, holes, dilation, feathering
   double model = 0;      // the fill model, including strategy crops and resizes
   double composite = 0;  // feathered paste into the original

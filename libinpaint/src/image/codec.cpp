@@ -54,8 +54,14 @@ void check_dimensions(const char* kind, int width, int height, const DecodeOptio
                                          std::to_string(options.max_pixels) + " (max_pixels)");
 }
 
-// Decoded pixels as stored: 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels.
-Image decode_raw(const std::uint8_t* bytes, std::size_t size, const DecodeOptions& options) {
+struct Header {
+  ImageFormat format;
+  int width, height;
+  bool grey_jpeg;
+};
+
+// Format and stored size from the header alone, checked against the pixel limit.
+Header read_header(const std::uint8_t* bytes, std::size_t size, const DecodeOptions& options) {
   if (bytes == nullptr || size == 0) throw Error(ErrorCode::Decode, "image data is empty (0 bytes)");
   if (is_jpeg(bytes, size)) {
     TjHandle tj(false);
@@ -66,14 +72,7 @@ Image decode_raw(const std::uint8_t* bytes, std::size_t size, const DecodeOption
     check_dimensions("JPEG", width, height, options);
     if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK)
       throw Error(ErrorCode::Decode, "CMYK JPEGs are not supported; convert to RGB first");
-    bool grey = colorspace == TJCS_GRAY;
-    Image out = Image::uninitialized(width, height, grey ? 1 : 3);
-    // STOPONWARNING turns "premature end of data" into an error: a truncated file must not
-    // come back as a half-grey image.
-    if (tjDecompress2(tj.handle, bytes, static_cast<unsigned long>(size), out.data(), width, 0, height,
-                      grey ? TJPF_GRAY : TJPF_RGB, TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0)
-      throw Error(ErrorCode::Decode, std::string("truncated or corrupt JPEG: ") + tjGetErrorStr2(tj.handle));
-    return out;
+    return {ImageFormat::Jpeg, width, height, colorspace == TJCS_GRAY};
   }
   if (is_png(bytes, size)) {
     if (size > std::size_t(INT32_MAX)) throw Error(ErrorCode::TooLarge, "PNG file is larger than 2 GiB");
@@ -84,17 +83,32 @@ Image decode_raw(const std::uint8_t* bytes, std::size_t size, const DecodeOption
     auto be32 = [&](std::size_t at) {
       return std::uint32_t(bytes[at]) << 24 | std::uint32_t(bytes[at + 1]) << 16 | std::uint32_t(bytes[at + 2]) << 8 | bytes[at + 3];
     };
-    std::uint32_t header_width = be32(16), header_height = be32(20);
-    if (header_width > INT32_MAX || header_height > INT32_MAX)
+    std::uint32_t width = be32(16), height = be32(20);
+    if (width > INT32_MAX || height > INT32_MAX)
       throw Error(ErrorCode::Decode, "corrupt PNG header: width or height above 2^31");
-    check_dimensions("PNG", int(header_width), int(header_height), options);
-    int width = 0, height = 0, channels = 0;
-    std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-        stbi_load_from_memory(bytes, int(size), &width, &height, &channels, 0), stbi_image_free);
-    if (!pixels) throw Error(ErrorCode::Decode, std::string("truncated or corrupt PNG: ") + stbi_failure_reason());
-    return Image::copy_of({pixels.get(), width, height, channels, 0});
+    check_dimensions("PNG", int(width), int(height), options);
+    return {ImageFormat::Png, int(width), int(height), false};
   }
   throw Error(ErrorCode::Decode, "not a PNG or JPEG image (unrecognised signature)");
+}
+
+// Decoded pixels as stored: 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels.
+Image decode_raw(const std::uint8_t* bytes, std::size_t size, const DecodeOptions& options) {
+  Header header = read_header(bytes, size, options);
+  if (header.format == ImageFormat::Jpeg) {
+    TjHandle tj(false);
+    Image out = Image::uninitialized(header.width, header.height, header.grey_jpeg ? 1 : 3);
+    // STOPONWARNING turns "premature end of data" into an error: a truncated file must not
+    // come back as a half-grey image.
+    if (tjDecompress2(tj.handle, bytes, static_cast<unsigned long>(size), out.data(), header.width, 0, header.height,
+                      header.grey_jpeg ? TJPF_GRAY : TJPF_RGB, TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0)
+      throw Error(ErrorCode::Decode, std::string("truncated or corrupt JPEG: ") + tjGetErrorStr2(tj.handle));
+    return out;
+  }
+  int width = 0, height = 0, channels = 0;
+  stbi_uc* pixels = stbi_load_from_memory(bytes, int(size), &width, &height, &channels, 0);
+  if (!pixels) throw Error(ErrorCode::Decode, std::string("truncated or corrupt PNG: ") + stbi_failure_reason());
+  return Image::adopt(pixels, width, height, channels, [](std::uint8_t* p) { stbi_image_free(p); });
 }
 
 }  // namespace
@@ -137,6 +151,13 @@ int read_exif_orientation(const std::uint8_t* bytes, std::size_t size) {
     pos += 2 + length;
   }
   return 1;
+}
+
+ImageInfo probe_image(const std::uint8_t* bytes, std::size_t size, const DecodeOptions& options) {
+  Header header = read_header(bytes, size, options);
+  ImageInfo info{header.width, header.height, header.format, read_exif_orientation(bytes, size)};
+  if (options.apply_exif_orientation && info.exif_orientation >= 5) std::swap(info.width, info.height);
+  return info;
 }
 
 DecodedImage decode_image(const std::uint8_t* bytes, std::size_t size, const DecodeOptions& options) {

@@ -38,7 +38,18 @@ Image Image::uninitialized(int width, int height, int channels) {
   image.width_ = width;
   image.height_ = height;
   image.channels_ = channels;
-  if (bytes) image.pixels_.reset(new std::uint8_t[bytes]);
+  if (bytes) image.pixels_ = {new std::uint8_t[bytes], &Image::release_new};
+  return image;
+}
+
+Image Image::adopt(std::uint8_t* pixels, int width, int height, int channels, void (*release)(std::uint8_t*)) {
+  checked_size(width, height, channels);
+  if (!pixels || !release) throw Error(ErrorCode::InvalidArgument, "Image::adopt: pixels and release are required");
+  Image image;
+  image.width_ = width;
+  image.height_ = height;
+  image.channels_ = channels;
+  image.pixels_ = {pixels, release};
   return image;
 }
 

@@ -92,20 +92,26 @@ void paste(Image& image, const ImageView& fill, const cv::Rect& box, const detai
             overlap.y);
 }
 
-// Cleans the mask, runs the strategy and composites into image in place. The model reads image
-// before anything is pasted into the part it sees (Crop boxes are disjoint).
-void fill_in_place(const InpaintModel& model, Image& image, const ImageView& mask_in, const PipelineOptions& options,
-                   PipelineResult& result) {
-  detail::Stopwatch clock;
-  if (image.empty() || image.channels() != 3)
+// The hole and the compositing weights, ready before the photo is decoded.
+struct PreparedMask {
+  detail::MaskRegion hole;   // tight box of the cleaned hole; empty when there is nothing to fill
+  detail::MaskRegion alpha;  // feathered weights
+  double mask_ms = 0, clean_ms = 0;
+};
+
+void check_rgb(const ImageView& image) {
+  if (image.empty() || image.channels != 3)
     throw Error(ErrorCode::InvalidArgument, "image must be a non-empty RGB image (3 channels), got " +
-                                                std::to_string(image.width()) + "x" + std::to_string(image.height()) +
-                                                "x" + std::to_string(image.channels()));
+                                                std::to_string(image.width) + "x" + std::to_string(image.height) + "x" +
+                                                std::to_string(image.channels));
+}
+
+PreparedMask prepare_mask(const ImageView& mask_in, const cv::Size& frame, const PipelineOptions& options) {
+  detail::Stopwatch clock;
   if (mask_in.empty() || mask_in.channels != 1)
     throw Error(ErrorCode::InvalidArgument, "mask must be a non-empty single-channel image, got " +
                                                 std::to_string(mask_in.width) + "x" + std::to_string(mask_in.height) +
                                                 "x" + std::to_string(mask_in.channels));
-  const cv::Size frame(image.width(), image.height());
   ImageView mask = mask_in;
   Image resized_mask;
   if (mask.width != frame.width || mask.height != frame.height) {
@@ -118,20 +124,31 @@ void fill_in_place(const InpaintModel& model, Image& image, const ImageView& mas
     cv::resize(detail::as_mat(mask), dst, dst.size(), 0, 0, cv::INTER_LINEAR);
     mask = resized_mask;
   }
-  result.times.mask = clock.lap();
+  PreparedMask prepared;
+  prepared.mask_ms = clock.lap();
+  prepared.hole = detail::tight(options.clean ? detail::clean_region(mask, options.mask, options.mask_backend, options.mask_device)
+                                              : detail::threshold_region(mask, options.mask.threshold));
+  prepared.alpha = detail::feather_region(prepared.hole, options.feather_px, frame);
+  prepared.clean_ms = clock.lap();
+  return prepared;
+}
 
-  detail::MaskRegion hole = detail::tight(options.clean ? detail::clean_region(mask, options.mask, options.mask_backend,
-                                                                                options.mask_device)
-                                                        : detail::threshold_region(mask, options.mask.threshold));
+// Runs the strategy and composites into image in place. The model reads image before anything
+// is pasted into the part it sees (Crop boxes are disjoint).
+void fill_prepared(const InpaintModel& model, Image& image, const PreparedMask& prepared, const PipelineOptions& options,
+                   PipelineResult& result) {
+  detail::Stopwatch clock;
+  result.times.mask += prepared.mask_ms;
+  result.times.clean += prepared.clean_ms;
+  const detail::MaskRegion& hole = prepared.hole;
+  const detail::MaskRegion& alpha = prepared.alpha;
+  const cv::Size frame(image.width(), image.height());
   if (hole.empty()) {
     result.mask_empty = true;
     result.strategy = Strategy::Original;
-    result.times.clean = clock.lap();
     return;
   }
   result.hole = {hole.rect.x, hole.rect.y, hole.rect.width, hole.rect.height};
-  detail::MaskRegion alpha = detail::feather_region(hole, options.feather_px, frame);
-  result.times.clean = clock.lap();
 
   Strategy strategy = options.strategy;
   int long_side = std::max(frame.width, frame.height);
@@ -185,15 +202,12 @@ void fill_in_place(const InpaintModel& model, Image& image, const ImageView& mas
 PipelineResult fill_image(const InpaintModel& model, const ImageView& rgb, const ImageView& mask,
                           const PipelineOptions& options) {
   validate(options);
-  if (rgb.empty() || rgb.channels != 3)
-    throw Error(ErrorCode::InvalidArgument, "image must be a non-empty RGB image (3 channels), got " +
-                                                std::to_string(rgb.width) + "x" + std::to_string(rgb.height) + "x" +
-                                                std::to_string(rgb.channels));
+  check_rgb(rgb);
   detail::Stopwatch clock;
   PipelineResult result;
   result.image = Image::copy_of(rgb);
   double copy_ms = clock.lap();
-  fill_in_place(model, result.image, mask, options, result);
+  fill_prepared(model, result.image, prepare_mask(mask, {rgb.width, rgb.height}, options), options, result);
   result.times.mask += copy_ms;
   result.times.total = copy_ms + clock.lap();
   return result;
@@ -204,8 +218,22 @@ PipelineResult run_pipeline(const InpaintModel& model, const std::uint8_t* image
   validate(options);
   detail::Stopwatch total;
   detail::Stopwatch clock;
-  // The mask decodes on the second core while the photo decodes on this one.
-  auto mask_future = std::async(std::launch::async, [&] { return decode_mask(mask, mask_size, options.decode); });
+  ImageInfo info = probe_image(image, image_size, options.decode);  // a bad header fails before any work
+  const cv::Size frame(info.width, info.height);
+  // The mask is decoded, checked and cleaned on the second core while the photo decodes here.
+  auto mask_future = std::async(std::launch::async, [&] {
+    detail::Stopwatch mask_clock;
+    Image pixels;
+    try {
+      pixels = decode_mask(mask, mask_size, options.decode);
+    } catch (const Error& e) {
+      throw Error(e.code(), std::string("mask: ") + e.what());
+    }
+    double decode_ms = mask_clock.lap();
+    PreparedMask prepared = prepare_mask(pixels, frame, options);
+    prepared.mask_ms += decode_ms;
+    return prepared;
+  });
   DecodedImage decoded;
   try {
     decoded = decode_image(image, image_size, options.decode);
@@ -213,20 +241,15 @@ PipelineResult run_pipeline(const InpaintModel& model, const std::uint8_t* image
     mask_future.wait();
     throw;
   }
-  Image mask_pixels;
-  try {
-    mask_pixels = mask_future.get();
-  } catch (const Error& e) {
-    throw Error(e.code(), std::string("mask: ") + e.what());
-  }
-  double decode_ms = clock.lap();
+  PreparedMask prepared = mask_future.get();
+  clock.lap();
 
   PipelineResult result;
   result.image = std::move(decoded.rgb);
-  fill_in_place(model, result.image, mask_pixels, options, result);
-  result.times.decode = decode_ms - decoded.orient_ms;
-  result.times.orient = decoded.orient_ms;
   result.alpha = std::move(decoded.alpha);
+  result.times.decode = decoded.decode_ms;
+  result.times.orient = decoded.orient_ms;
+  fill_prepared(model, result.image, prepared, options, result);
   clock.lap();
 
   // PNG keeps the alpha channel; JPEG cannot hold one and drops it.
