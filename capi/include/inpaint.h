@@ -296,19 +296,21 @@ typedef struct inpaint_pipeline_params {
 /* Fills the defaults above and struct_size. */
 INPAINT_API void inpaint_pipeline_params_init(inpaint_pipeline_params *params);
 
-/* Milliseconds per stage of one run. The caller sets struct_size (inpaint_timings_init) so
- * that the library fills only the fields the caller's struct has. */
+/* Milliseconds per stage of one run. The mask is decoded, checked and cleaned on a second
+ * thread while the photo decodes, so those stages overlap decode; total is the wall time.
+ * The caller sets struct_size (inpaint_timings_init) so that the library fills only the
+ * fields the caller's struct has. */
 typedef struct inpaint_timings {
   size_t struct_size;
-  double decode;    /* image and mask bytes to pixels */
+  double decode;    /* photo bytes to pixels */
   double orient;    /* EXIF orientation */
-  double mask;      /* size check, resize, threshold */
+  double mask;      /* mask bytes to pixels, size check, resize */
   double clean;     /* morphology, islands, holes, dilation, feathering */
   double model;     /* the fill model, strategy crops and resizes included */
   double composite; /* feathered paste into the original */
   double encode;    /* encoding the result */
   double preview;   /* scaling and encoding the preview (beside the result, on another thread) */
-  double total;     /* the whole run (file reads and writes not included) */
+  double total;     /* the whole run (reading and writing files not included) */
 } inpaint_timings;
 
 /* Zeroes the timings and sets struct_size. */

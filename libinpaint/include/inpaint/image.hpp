@@ -61,7 +61,8 @@ enum class ImageFormat { Png, Jpeg };
 INPAINT_CXX_API ImageFormat format_from_path(const std::string& path);
 
 struct DecodeOptions {
-  // Refuse images whose header claims more pixels than this, before allocating.
+  // Refuse images whose header claims more pixels than this, before allocating. PNGs above
+  // 1 GiB of decoded pixels (about 350 MP of RGB) cannot be decoded whatever this says.
   std::uint64_t max_pixels = 100'000'000;
   // Rotate/flip JPEGs upright according to their EXIF orientation tag.
   bool apply_exif_orientation = true;

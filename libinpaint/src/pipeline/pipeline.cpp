@@ -41,6 +41,15 @@ void validate(const PipelineOptions& o) {
   check(o.resize_long_side, 16, 1 << 16, "resize_long_side");
   check(o.feather_px, 0, 1024, "feather_px");
   check(o.preview_long_side, 0, 1 << 16, "preview_long_side");
+  detail::validate(o.mask);  // also when clean is off: the threshold still applies
+  // Encoder settings are checked now, not after a long model run.
+  for (const auto& [encode, name] : {std::pair{&o.output, "output"}, {&o.preview, "preview"}}) {
+    if (encode->format == ImageFormat::Jpeg && (encode->quality < 1 || encode->quality > 100))
+      throw Error(ErrorCode::InvalidArgument, std::string(name) + " JPEG quality must be 1..100, got " +
+                                                  std::to_string(encode->quality));
+    if (encode->format == ImageFormat::Png && (encode->png_compression < 0 || encode->png_compression > 9))
+      throw Error(ErrorCode::InvalidArgument, std::string(name) + " PNG compression must be 0..9");
+  }
 }
 
 Image run_model(const InpaintModel& model, const ImageView& image, const ImageView& mask, const std::string& prompt) {
