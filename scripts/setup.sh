@@ -18,5 +18,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Debian's Python has numpy, torch, cv2 and pytest; a pyenv or venv python3 on PATH may not.
-cmake -S . -B build -G Ninja -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
+cmake -S . -B build -G Ninja -DPython3_EXECUTABLE=/usr/bin/python3 \
+  -DINPAINT_BUILD_CLI=ON -DINPAINT_BUILD_PYTHON=ON -DINPAINT_BUILD_TESTS=ON -DINPAINT_BUILD_BENCH=ON >/dev/null
 cmake --build build -j"${INPAINT_JOBS:-2}"

@@ -41,7 +41,7 @@ ImageView image_view(const py::array& array, const char* name, Pixels pixels) {
   const py::dtype dtype = array.dtype();
   if (dtype.kind() != 'u' || dtype.itemsize() != 1)
     throw py::type_error(std::string(name) + " must be a uint8 array, got dtype " +
-                         std::string(py::str(dtype)) +
+                         std::string(py::str(py::handle(dtype))) +
                          " (convert it explicitly, e.g. with .astype(numpy.uint8))");
   if (!(array.flags() & py::array::c_style))
     throw py::type_error(std::string(name) +

@@ -1,10 +1,11 @@
-// fill() and run(): the pipeline on pixels and on encoded bytes, with keyword options that
-// mirror inpaint::PipelineOptions.
-#include <functional>
+// fill() and run(): the pipeline on pixels and on encoded bytes. Their keyword options mirror
+// inpaint::PipelineOptions; the defaults are the C++ ones.
+#include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "convert.hpp"
-#include "inpaint/error.hpp"
 #include "inpaint/pipeline.hpp"
 #include "module.hpp"
 
@@ -25,44 +26,174 @@ struct PyResult {
   py::dict timings;
 };
 
-// One keyword option: its name, the type named in errors, whether only run() takes it (it
-// concerns decoding or encoding), and how it sets PipelineOptions.
-struct Option {
-  const char* name;
-  const char* type;
-  bool run_only;
-  std::function<void(PipelineOptions&, py::handle)> set;
+template <typename T> const char* type_name();
+template <> const char* type_name<bool>() { return "a bool"; }
+template <> const char* type_name<int>() { return "an int"; }
+template <> const char* type_name<std::uint64_t>() { return "an int >= 0"; }
+template <> const char* type_name<std::string>() { return "a str"; }
+
+// Reads keyword options one by one and, like a Python signature, refuses the ones nobody read.
+class KeywordReader {
+ public:
+  KeywordReader(const py::kwargs& kwargs, const char* function) : kwargs_(kwargs), function_(function) {}
+
+  // Sets target when the keyword was given; strict, so 2.5 is no int and 1 no bool.
+  template <typename T>
+  bool read(const char* name, T& target) {
+    known_.push_back(name);
+    if (!kwargs_.contains(name)) return false;
+    py::object value = kwargs_[name];
+    py::detail::make_caster<T> caster;
+    if (!caster.load(value, /*convert=*/false))
+      throw py::type_error(function_ + "(): " + name + " must be " + type_name<T>() + ", got " +
+                           std::string(py::repr(value)));
+    target = py::detail::cast_op<T>(std::move(caster));
+    return true;
+  }
+
+  void finish() const {
+    for (auto item : kwargs_) {
+      std::string key = py::str(item.first);
+      if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
+      std::string known;
+      for (const auto& name : known_) known += (known.empty() ? "" : ", ") + name;
+      throw py::type_error(function_ + "() got an unexpected keyword argument '" + key + "' (it takes " + known + ")");
+    }
+  }
+
+ private:
+  const py::kwargs& kwargs_;
+  std::string function_;
+  std::vector<std::string> known_;
 };
 
-// Strict: an int option refuses 2.5 and a bool option refuses 1, instead of guessing.
-template <typename T>
-T value_of(py::handle value, const char* function, const Option& option) {
-  py::detail::make_caster<T> caster;
-  if (!caster.load(value, /*convert=*/false))
-    throw py::type_error(std::string(function) + "(): " + option.name + " must be " + option.type + ", got " +
-                         std::string(py::repr(value)));
-  return py::detail::cast_op<T>(std::move(caster));
+// fill() works on pixels, so only run() takes the decoding and encoding options.
+PipelineOptions pipeline_options(const py::kwargs& kwargs, const char* function, bool decodes_and_encodes) {
+  KeywordReader reader(kwargs, function);
+  PipelineOptions o;
+  std::string name;
+  reader.read("clean", o.clean);
+  reader.read("threshold", o.mask.threshold);
+  reader.read("open_radius", o.mask.open_radius);
+  reader.read("close_radius", o.mask.close_radius);
+  reader.read("min_island_area", o.mask.min_island_area);
+  reader.read("min_hole_area", o.mask.min_hole_area);
+  reader.read("dilate_px", o.mask.dilate_px);
+  if (reader.read("mask_backend", name)) o.mask_backend = mask_backend_from_name(name);
+  reader.read("mask_device", o.mask_device);
+  reader.read("resize_mask", o.resize_mask);
+  if (reader.read("strategy", name)) o.strategy = parse_strategy(name);
+  reader.read("crop_trigger", o.crop_trigger);
+  reader.read("crop_margin", o.crop_margin);
+  reader.read("resize_long_side", o.resize_long_side);
+  reader.read("feather_px", o.feather_px);
+  reader.read("prompt", o.prompt);
+  if (decodes_and_encodes) {
+    reader.read("max_pixels", o.decode.max_pixels);
+    reader.read("apply_exif_orientation", o.decode.apply_exif_orientation);
+    if (reader.read("format", name)) o.output.format = format_from_name(name);
+    reader.read("quality", o.output.quality);
+    reader.read("preview_long_side", o.preview_long_side);
+    reader.read("preview_quality", o.preview.quality);
+  }
+  reader.finish();
+  return o;
 }
 
-const std::vector<Option>& options_table() {
-  static const std::vector<Option> table = [] {
-    std::vector<Option> t;
-    auto add = [&t](const char* name, const char* type, bool run_only, auto set) {
-      t.push_back({name, type, run_only, set});
-    };
-    // value_of needs the Option for its message: each setter finds it by name in the table.
-#define INPAINT_SETTER(TYPE, EXPR)                                                       \
-  [](PipelineOptions& o, py::handle v, const char* fn, const Option& opt) { \
-    TYPE value = value_of<TYPE>(v, fn, opt);                                            \
-    EXPR;                                                                                \
-  }
-#undef INPAINT_SETTER
-    (void)add;
-    return t;
-  }();
-  return table;
+PyResult to_python(PipelineResult&& r, bool encoded) {
+  py::dict timings;
+  const StageTimes& t = r.times;
+  const std::pair<const char*, double> stages[] = {
+      {"decode", t.decode}, {"orient", t.orient},       {"mask", t.mask},       {"clean", t.clean},
+      {"model", t.model},   {"composite", t.composite}, {"encode", t.encode},   {"preview", t.preview},
+      {"total", t.total}};
+  for (const auto& [stage, ms] : stages) timings[stage] = ms;
+  py::object hole = py::none();
+  if (!r.hole.empty()) hole = py::make_tuple(r.hole.x, r.hole.y, r.hole.width, r.hole.height);
+  return PyResult{to_array(std::move(r.image)),
+                  to_array_or_none(std::move(r.alpha)),
+                  encoded ? py::object(to_bytes(r.encoded)) : py::none(),
+                  r.preview.empty() ? py::none() : py::object(to_bytes(r.preview)),
+                  strategy_name(r.strategy),
+                  r.regions,
+                  r.mask_empty,
+                  hole,
+                  timings};
 }
+
+std::string repr(const PyResult& r) {
+  return "Result(image=<" + std::to_string(r.image.shape(1)) + "x" + std::to_string(r.image.shape(0)) +
+         ">, strategy='" + r.strategy + "', regions=" + std::to_string(r.regions) +
+         ", mask_empty=" + (r.mask_empty ? "True" : "False") + ", hole=" + std::string(py::repr(r.hole)) + ")";
+}
+
+const char* kOptionsDoc =
+    "Options (keywords; the defaults are libinpaint's):\n"
+    "  clean=True: clean the mask (see clean_mask); False only thresholds it\n"
+    "  threshold, open_radius, close_radius, min_island_area, min_hole_area, dilate_px: as in clean_mask\n"
+    "  mask_backend='opencv' | 'tensor', mask_device='cpu': where the clean-up runs\n"
+    "  resize_mask=False: scale a mask of another size instead of raising InvalidArgumentError\n"
+    "  strategy='auto' | 'original' | 'crop' | 'resize'; crop_trigger=800 (auto crops above this\n"
+    "    long side), crop_margin=128, resize_long_side=1280\n"
+    "  feather_px=8: blend width outside the hole (0 = hard edge)\n"
+    "  prompt='': handed to prompt-conditioned models\n";
+
+const char* kBytesOptionsDoc =
+    "  max_pixels=100000000, apply_exif_orientation=True: decoding (TooLargeError above the limit)\n"
+    "  format='jpeg' | 'png', quality=90: the encoded result (PNG keeps the input's alpha)\n"
+    "  preview_long_side=0, preview_quality=85: > 0 also encodes a JPEG preview of that long side\n";
 
 }  // namespace
+
+void bind_pipeline(py::module_& m) {
+  py::class_<PyResult>(m, "Result", "What fill() and run() return. The arrays own their memory.")
+      .def_readonly("image", &PyResult::image,
+                    "The filled RGB image, uint8 (height, width, 3); the input's pixels when the mask is empty.")
+      .def_readonly("alpha", &PyResult::alpha, "The input's alpha channel (height, width) from run(), or None.")
+      .def_readonly("encoded", &PyResult::encoded, "run(): the result encoded as options format; fill(): None.")
+      .def_readonly("preview", &PyResult::preview, "The JPEG preview when preview_long_side > 0, else None.")
+      .def_readonly("strategy", &PyResult::strategy, "The strategy that ran: 'original', 'crop' or 'resize'.")
+      .def_readonly("regions", &PyResult::regions, "How many times the model ran (one per crop box).")
+      .def_readonly("mask_empty", &PyResult::mask_empty, "True when the cleaned mask had no hole (nothing filled).")
+      .def_readonly("hole", &PyResult::hole, "The cleaned hole's bounding box (x, y, width, height), or None.")
+      .def_readonly("timings", &PyResult::timings,
+                    "Milliseconds per stage: decode, orient, mask, clean, model, composite, encode, preview, total.")
+      .def("__repr__", &repr);
+
+  m.def(
+      "fill",
+      [](const InpaintModel& model, const py::array& image, const py::array& mask, const py::kwargs& kwargs) {
+        PipelineOptions options = pipeline_options(kwargs, "fill", false);
+        ImageView rgb = image_view(image, "image", Pixels::Rgb);
+        ImageView hole = image_view(mask, "mask", Pixels::Mask);
+        PipelineResult result = without_gil([&] { return fill_image(model, rgb, hole, options); });
+        return to_python(std::move(result), false);
+      },
+      py::arg("model"), py::arg("image").noconvert(), py::arg("mask").noconvert(),
+      (std::string("Fills the hole of an RGB uint8 (height, width, 3) image given a uint8 (height, width)\n"
+                   "mask (255 = hole): mask check -> clean -> strategy -> model -> feathered composite.\n"
+                   "Outside the feathered hole the result equals the input byte for byte.\n\n") +
+       kOptionsDoc)
+          .c_str());
+
+  m.def(
+      "run",
+      [](const InpaintModel& model, const py::buffer& image, const py::buffer& mask, const py::kwargs& kwargs) {
+        PipelineOptions options = pipeline_options(kwargs, "run", true);
+        ByteView image_bytes(image, "image");
+        ByteView mask_bytes(mask, "mask");
+        PipelineResult result = without_gil([&] {
+          return run_pipeline(model, image_bytes.data(), image_bytes.size(), mask_bytes.data(), mask_bytes.size(),
+                              options);
+        });
+        return to_python(std::move(result), true);
+      },
+      py::arg("model"), py::arg("image"), py::arg("mask"),
+      (std::string("The whole path from encoded bytes to encoded bytes: decode image and mask (PNG or JPEG)\n"
+                   "-> EXIF orientation -> fill -> encode (+ preview). Raises DecodeError, TooLargeError,\n"
+                   "InvalidArgumentError (e.g. a mask of another size without resize_mask=True).\n\n") +
+       kOptionsDoc + kBytesOptionsDoc)
+          .c_str());
+}
 
 }  // namespace inpaint::python

@@ -76,6 +76,21 @@ TEST(Registry, UserModelsAndOwnTables) {
   EXPECT_EQ(test::at(out, 5, 5), 77);
 }
 
+TEST(OpenCvFill, RefusesMalformedRequests) {
+  auto model = default_registry().create("telea");
+  Image img = test::pattern_rgb(10, 10);
+  Image small_mask(5, 5, 1), rgb_mask(10, 10, 3);
+  for (const ImageView& mask : {small_mask.view(), rgb_mask.view(), ImageView{}}) {
+    try {
+      model->inpaint({img, mask, ""});
+      ADD_FAILURE();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    }
+  }
+  EXPECT_THROW(model->inpaint({ImageView{}, small_mask, ""}), Error);
+}
+
 TEST(OpenCvFill, FillsTheHoleSmoothly) {
   Image img(64, 64, 3);
   for (int i = 0; i < 64 * 64 * 3; i += 3) { img.data()[i] = 30; img.data()[i + 1] = 160; img.data()[i + 2] = 60; }

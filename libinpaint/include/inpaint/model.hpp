@@ -27,6 +27,10 @@ class INPAINT_CXX_API InpaintModel {
   virtual Image inpaint(const InpaintRequest& request) const = 0;
 };
 
+// Throws Error(InvalidArgument) unless the request holds a non-empty RGB image and a
+// one-channel mask of the same size. Models call it first; user models should too.
+INPAINT_CXX_API void validate_request(const InpaintRequest& request);
+
 // "name" or "name:key=value,key=value". Keys are unique; values are non-empty.
 struct INPAINT_CXX_API ModelSpec {
   std::string name;

@@ -69,6 +69,8 @@ Header read_header(const std::uint8_t* bytes, std::size_t size, const DecodeOpti
     if (tjDecompressHeader3(tj.handle, bytes, static_cast<unsigned long>(size), &width, &height, &subsamp,
                             &colorspace) != 0)
       throw Error(ErrorCode::Decode, std::string("corrupt JPEG header: ") + tjGetErrorStr2(tj.handle));
+    // libjpeg-turbo reports 0x0 rather than failing when the data ends before the frame header.
+    if (width == 0 && height == 0) throw Error(ErrorCode::Decode, "truncated JPEG: the data ends before the frame header");
     check_dimensions("JPEG", width, height, options);
     if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK)
       throw Error(ErrorCode::Decode, "CMYK JPEGs are not supported; convert to RGB first");

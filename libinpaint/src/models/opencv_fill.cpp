@@ -17,6 +17,7 @@ class OpenCvFill final : public InpaintModel {
   std::string spec() const override { return name_ + ":radius=" + std::to_string(radius_); }
 
   Image inpaint(const InpaintRequest& request) const override {
+    validate_request(request);
     Image out = Image::uninitialized(request.image.width, request.image.height, 3);
     cv::Mat dst = as_mat(out);
     // The fills are colour-order agnostic: RGB in, RGB out.

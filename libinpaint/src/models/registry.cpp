@@ -12,6 +12,16 @@ namespace inpaint {
 
 InpaintModel::~InpaintModel() = default;
 
+void validate_request(const InpaintRequest& r) {
+  if (r.image.empty() || r.image.channels != 3)
+    throw Error(ErrorCode::InvalidArgument, "model input must be a non-empty RGB image, got " + std::to_string(r.image.width) +
+                                                "x" + std::to_string(r.image.height) + "x" + std::to_string(r.image.channels));
+  if (r.mask.empty() || r.mask.channels != 1 || r.mask.width != r.image.width || r.mask.height != r.image.height)
+    throw Error(ErrorCode::InvalidArgument, "model mask must be one channel of the image's size, got " +
+                                                std::to_string(r.mask.width) + "x" + std::to_string(r.mask.height) + "x" +
+                                                std::to_string(r.mask.channels));
+}
+
 namespace {
 bool valid_name(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {

@@ -1,0 +1,178 @@
+# Type stubs of the compiled module; tests/python/check_stubs.py checks them against it.
+from os import PathLike
+from typing import ClassVar, Literal, Optional, Union, final
+
+import numpy as np
+import numpy.typing as npt
+
+_Array = npt.NDArray[np.uint8]  # uint8, C-contiguous: RGB (h, w, 3) or mask (h, w)
+_Bytes = Union[bytes, bytearray, memoryview]
+_Path = Union[str, PathLike[str]]
+_Format = Literal["png", "jpeg", "jpg"]
+_MaskBackend = Literal["opencv", "tensor"]
+_Strategy = Literal["auto", "original", "crop", "resize"]
+_Labels = Union[dict[str, object], str, None]
+_Box = tuple[int, int, int, int]  # x, y, width, height
+
+__version__: str
+
+class Error(Exception):
+    code: ClassVar[Optional[str]]
+
+class InvalidArgumentError(Error, ValueError):
+    code: ClassVar[str]
+
+class DecodeError(Error, ValueError):
+    code: ClassVar[str]
+
+class TooLargeError(Error, ValueError):
+    code: ClassVar[str]
+
+class FileError(Error, OSError):
+    code: ClassVar[str]
+
+class UnknownModelError(Error, ValueError):
+    code: ClassVar[str]
+
+class ParseError(Error, ValueError):
+    code: ClassVar[str]
+
+class CancelledError(Error):
+    code: ClassVar[str]
+
+class InternalError(Error):
+    code: ClassVar[str]
+
+def version() -> str: ...
+
+@final
+class DecodedImage:
+    @property
+    def rgb(self) -> _Array: ...
+    @property
+    def alpha(self) -> Optional[_Array]: ...
+    @property
+    def exif_orientation(self) -> int: ...
+    @property
+    def decode_ms(self) -> float: ...
+    @property
+    def orient_ms(self) -> float: ...
+
+def decode(data: _Bytes, max_pixels: int = 100000000, apply_exif_orientation: bool = True) -> DecodedImage: ...
+def decode_mask(data: _Bytes, max_pixels: int = 100000000, apply_exif_orientation: bool = True) -> _Array: ...
+def encode(image: _Array, format: _Format = "jpeg", quality: int = 90, alpha: Optional[_Array] = None) -> bytes: ...
+def read_file(path: _Path) -> bytes: ...
+def write_file_atomic(path: _Path, data: _Bytes) -> None: ...
+def clean_mask(
+    mask: _Array,
+    threshold: int = 127,
+    open_radius: int = 2,
+    close_radius: int = 2,
+    min_island_area: int = 64,
+    min_hole_area: int = 64,
+    dilate_px: int = 15,
+    backend: _MaskBackend = "opencv",
+    device: str = "cpu",
+) -> _Array: ...
+def feather_mask(mask: _Array, feather_px: int) -> _Array: ...
+def mask_bounds(mask: _Array, threshold: int = 127) -> Optional[_Box]: ...
+
+@final
+class Prompt:
+    @property
+    def text(self) -> str: ...
+    @property
+    def from_labels(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+
+def build_prompt(labels: _Labels, table: Optional[_Path] = None, min_confidence: float = 0.5) -> Prompt: ...
+def decide_label_wait(
+    attempt: int,
+    age_s: float,
+    labels_present: bool,
+    max_wait_attempt: int = 3,
+    max_wait_age_s: float = 60.0,
+    give_up_attempt: int = 5,
+) -> Literal["wait", "proceed_with_labels", "proceed_with_fallback", "give_up"]: ...
+def models() -> list[tuple[str, str]]: ...
+def default_model_spec() -> str: ...
+
+@final
+class Model:
+    def __init__(self, spec: Optional[str] = None) -> None: ...
+    @property
+    def spec(self) -> str: ...
+    def inpaint(self, image: _Array, mask: _Array, prompt: str = "") -> _Array: ...
+
+@final
+class Result:
+    @property
+    def image(self) -> _Array: ...
+    @property
+    def alpha(self) -> Optional[_Array]: ...
+    @property
+    def encoded(self) -> Optional[bytes]: ...
+    @property
+    def preview(self) -> Optional[bytes]: ...
+    @property
+    def strategy(self) -> Literal["original", "crop", "resize"]: ...
+    @property
+    def regions(self) -> int: ...
+    @property
+    def mask_empty(self) -> bool: ...
+    @property
+    def hole(self) -> Optional[_Box]: ...
+    @property
+    def timings(self) -> dict[str, float]: ...
+
+def fill(
+    model: Model,
+    image: _Array,
+    mask: _Array,
+    *,
+    clean: bool = True,
+    threshold: int = 127,
+    open_radius: int = 2,
+    close_radius: int = 2,
+    min_island_area: int = 64,
+    min_hole_area: int = 64,
+    dilate_px: int = 15,
+    mask_backend: _MaskBackend = "opencv",
+    mask_device: str = "cpu",
+    resize_mask: bool = False,
+    strategy: _Strategy = "auto",
+    crop_trigger: int = 800,
+    crop_margin: int = 128,
+    resize_long_side: int = 1280,
+    feather_px: int = 8,
+    prompt: str = "",
+) -> Result: ...
+def run(
+    model: Model,
+    image: _Bytes,
+    mask: _Bytes,
+    *,
+    clean: bool = True,
+    threshold: int = 127,
+    open_radius: int = 2,
+    close_radius: int = 2,
+    min_island_area: int = 64,
+    min_hole_area: int = 64,
+    dilate_px: int = 15,
+    mask_backend: _MaskBackend = "opencv",
+    mask_device: str = "cpu",
+    resize_mask: bool = False,
+    strategy: _Strategy = "auto",
+    crop_trigger: int = 800,
+    crop_margin: int = 128,
+    resize_long_side: int = 1280,
+    feather_px: int = 8,
+    prompt: str = "",
+    max_pixels: int = 100000000,
+    apply_exif_orientation: bool = True,
+    format: _Format = "jpeg",
+    quality: int = 90,
+    preview_long_side: int = 0,
+    preview_quality: int = 85,
+) -> Result: ...
