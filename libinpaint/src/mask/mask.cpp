@@ -32,26 +32,24 @@ cv::Mat ellipse_kernel(int radius) {
 
 namespace {
 
-void remove_small_components(cv::Mat& binary, int min_area, int connectivity, uchar fill_value, bool skip_border) {
+// Sets target to value on every component of `components` (non-zero pixels, 4- or
+// 8-connected) smaller than min_area; with keep_border, components touching the border stay.
+void overwrite_small_components(const cv::Mat& components, cv::Mat& target, int min_area, int connectivity,
+                                uchar value, bool keep_border) {
   cv::Mat labels, stats, centroids;
-  int n = cv::connectedComponentsWithStats(binary, labels, stats, centroids, connectivity, CV_32S);
-  std::vector<uchar> drop(n, 0);
-  bool any = false;
+  int n = cv::connectedComponentsWithStats(components, labels, stats, centroids, connectivity, CV_32S);
   for (int i = 1; i < n; ++i) {
     const int* s = stats.ptr<int>(i);
-    bool on_border = s[cv::CC_STAT_LEFT] == 0 || s[cv::CC_STAT_TOP] == 0 ||
-                     s[cv::CC_STAT_LEFT] + s[cv::CC_STAT_WIDTH] == binary.cols ||
-                     s[cv::CC_STAT_TOP] + s[cv::CC_STAT_HEIGHT] == binary.rows;
-    drop[i] = s[cv::CC_STAT_AREA] < min_area && !(skip_border && on_border);
-    any |= drop[i] != 0;
-  }
-  if (!any) return;
-  // Only rows inside a dropped component's box need visiting.
-  for (int y = 0; y < binary.rows; ++y) {
-    const int* l = labels.ptr<int>(y);
-    uchar* b = binary.ptr<uchar>(y);
-    for (int x = 0; x < binary.cols; ++x)
-      if (drop[l[x]]) b[x] = fill_value;
+    cv::Rect box(s[cv::CC_STAT_LEFT], s[cv::CC_STAT_TOP], s[cv::CC_STAT_WIDTH], s[cv::CC_STAT_HEIGHT]);
+    bool on_border = box.x == 0 || box.y == 0 || box.br().x == components.cols || box.br().y == components.rows;
+    if (s[cv::CC_STAT_AREA] >= min_area || (keep_border && on_border)) continue;
+    // A small component has a small box: visit only that.
+    for (int y = box.y; y < box.br().y; ++y) {
+      const int* l = labels.ptr<int>(y);
+      uchar* t = target.ptr<uchar>(y);
+      for (int x = box.x; x < box.br().x; ++x)
+        if (l[x] == i) t[x] = value;
+    }
   }
 }
 
@@ -122,11 +120,11 @@ MaskRegion clean_region(const ImageView& mask, const MaskCleanOptions& o, MaskBa
   }
   if (o.open_radius > 0) cv::morphologyEx(binary, binary, cv::MORPH_OPEN, ellipse_kernel(o.open_radius));
   if (o.close_radius > 0) cv::morphologyEx(binary, binary, cv::MORPH_CLOSE, ellipse_kernel(o.close_radius));
-  if (o.min_island_area > 1) remove_small_components(binary, o.min_island_area, 8, 0, false);
+  if (o.min_island_area > 1) overwrite_small_components(binary, binary, o.min_island_area, 8, 0, false);
   if (o.min_hole_area > 1) {
-    cv::Mat background = 255 - binary;
-    remove_small_components(background, o.min_hole_area, 4, 0, true);
-    binary = 255 - background;
+    cv::Mat background;
+    cv::bitwise_not(binary, background);
+    overwrite_small_components(background, binary, o.min_hole_area, 4, 255, true);
   }
   if (o.dilate_px > 0) cv::dilate(binary, binary, ellipse_kernel(o.dilate_px));
   region.mask = binary;
