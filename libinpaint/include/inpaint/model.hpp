@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +15,12 @@ struct InpaintRequest {
   ImageView image;     // RGB
   ImageView mask;      // one channel, 255 = hole, 0 = keep, same size as image
   std::string prompt;  // used by prompt-conditioned models, ignored by the others
+  // Iterative models report the fraction done (0..1] after each iteration; returning false
+  // stops the run with Error(Cancelled). Called on the thread that runs the model.
+  std::function<bool(double)> progress;
+  // Another thread may set it; iterative models then stop with Error(Cancelled) after the
+  // iteration under way.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // A fill model. A loaded model is immutable and may be shared by any number of threads.

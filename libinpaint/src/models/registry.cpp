@@ -155,6 +155,10 @@ std::unique_ptr<InpaintModel> Registry::create(const std::string& text) const {
 void register_builtin_models(Registry& registry) {
   registry.add("telea", "OpenCV Telea fast-marching fill; radius=N (1..64, default 5)", detail::make_telea);
   registry.add("ns", "OpenCV Navier-Stokes fill; radius=N (1..64, default 5)", detail::make_navier_stokes);
+  registry.add("patchmatch",
+               "PatchMatch exemplar fill that continues texture; patch=N (odd 3..15, 7), levels=N (0 = auto), "
+               "iterations=N (1..50, 5), search=N (px, 0 = whole image), seed=N",
+               detail::make_patchmatch);
 }
 
 Registry& default_registry() {
