@@ -1,5 +1,7 @@
 #pragma once
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,10 @@ struct PipelineOptions {
   int resize_long_side = 1280;
   int feather_px = 8;        // blend width outside the hole; 0 = hard edge
   std::string prompt;        // handed to the model
+  // Handed to the model (see InpaintRequest): iterative models report progress and stop when
+  // it returns false or when *cancel becomes true. With Crop, each region reports 0..1 anew.
+  std::function<bool(double)> progress;
+  const std::atomic<bool>* cancel = nullptr;
   EncodeOptions output;      // format and quality of the result
   int preview_long_side = 0; // > 0: also encode a preview with this long side
   EncodeOptions preview{ImageFormat::Jpeg, 85};

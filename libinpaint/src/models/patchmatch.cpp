@@ -44,7 +44,7 @@ struct Level {
   std::vector<cv::Point> match; // per pixel: source centre, or (-1, -1) for non-targets
   std::vector<float> cost;      // per pixel: mean squared feature distance of its match
   cv::Rect hole_box;            // bounding box of the hole
-  float locality = 0;           // cost per squared pixel of distance between a target and its source
+  float locality = 0;           // relative cost increase per squared pixel between target and source
 };
 
 std::uint64_t mix(std::uint64_t x) {  // splitmix64: decorrelates per-band seeds
@@ -91,9 +91,11 @@ float patch_cost(const Level& level, cv::Point c, cv::Point s, float limit) {
   const int y0 = std::max(-r, -c.y), y1 = std::min(r, level.height - 1 - c.y);
   const int count = (x1 - x0 + 1) * (y1 - y0 + 1);
   const int run = (x1 - x0 + 1) * kChannels;
-  // The locality term does not depend on the pixels: take it off the budget up front.
-  const float locality = level.locality * float((c.x - s.x) * (c.x - s.x) + (c.y - s.y) * (c.y - s.y));
-  const float budget = (limit - locality) * float(count);
+  // Locality scales the cost up with the distance between target and source: among similar
+  // patches the nearby one wins, while an exact match (cost 0) wins wherever it is.
+  const float dx = float(c.x - s.x), dy_ = float(c.y - s.y);
+  const float scale = 1 + level.locality * (dx * dx + dy_ * dy_);
+  const float budget = limit / scale * float(count);
   if (budget < 0) return kFar;
   float sum = 0;
   for (int dy = y0; dy <= y1; ++dy) {
@@ -107,7 +109,7 @@ float patch_cost(const Level& level, cv::Point c, cv::Point s, float limit) {
     sum += row;
     if (sum > budget) return kFar;
   }
-  return sum / float(count) + locality;
+  return sum / float(count) * scale;
 }
 
 // Marks source centres for the level's radius; returns how many there are.
@@ -356,7 +358,7 @@ Level make_level(const cv::Mat& rgb, const cv::Mat& hole, int radius, double loc
 }  // namespace
 
 Image patchmatch_fill(const ImageView& image, const ImageView& mask, const PatchMatchParams& p,
-                      const std::function<bool(double)>& progress) {
+                      const std::function<bool(double)>& progress, PatchMatchField* field) {
   cv::Mat input = as_mat(image);
   cv::Mat hole0;
   cv::threshold(as_mat(mask), hole0, 127, 1, cv::THRESH_BINARY);
@@ -452,6 +454,14 @@ Image patchmatch_fill(const ImageView& image, const ImageView& mask, const Patch
   }
 
   remove_seam(previous, last_sigma2);
+  if (field) {
+    field->radius = previous.radius;
+    field->matches.clear();
+    for (int index : previous.targets) {
+      cv::Point m = previous.match[index];
+      field->matches.push_back({index % previous.width, index / previous.width, m.x, m.y});
+    }
+  }
   // Only hole pixels change; the rest is the input byte for byte.
   cv::Mat result = as_mat(out), filled8;
   previous.rgb.convertTo(filled8, CV_8U);

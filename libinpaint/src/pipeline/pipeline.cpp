@@ -52,8 +52,17 @@ void validate(const PipelineOptions& o) {
   }
 }
 
-Image run_model(const InpaintModel& model, const ImageView& image, const ImageView& mask, const std::string& prompt) {
-  Image fill = model.inpaint({image, mask, prompt});
+Image run_model(const InpaintModel& model, const ImageView& image, const ImageView& mask, const PipelineOptions& options) {
+  InpaintRequest request{image, mask, options.prompt, options.progress, options.cancel};
+  if (options.cancel && options.cancel->load()) throw Error(ErrorCode::Cancelled, "cancelled before the model ran");
+  Image fill;
+  try {
+    fill = model.inpaint(request);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // a dependency's exception must not escape untyped
+    throw Error(ErrorCode::Internal, "model '" + model.spec() + "' failed: " + e.what());
+  }
   if (fill.width() != image.width || fill.height() != image.height || fill.channels() != 3)
     throw Error(ErrorCode::Internal, "model '" + model.spec() + "' returned a " + std::to_string(fill.width()) + "x" +
                                          std::to_string(fill.height()) + "x" + std::to_string(fill.channels()) +
@@ -170,7 +179,7 @@ void fill_prepared(const InpaintModel& model, Image& image, const PreparedMask& 
     int margin = std::max(options.crop_margin, options.feather_px + 1);
     for (const cv::Rect& box : crop_boxes(hole, margin, frame)) {
       cv::Mat box_mask = hole.crop(box);
-      Image fill = run_model(model, sub_view(image, box), view_of(box_mask), options.prompt);
+      Image fill = run_model(model, sub_view(image, box), view_of(box_mask), options);
       result.times.model += clock.lap();
       paste(image, fill, box, alpha);
       result.times.composite += clock.lap();
@@ -182,7 +191,7 @@ void fill_prepared(const InpaintModel& model, Image& image, const PreparedMask& 
   cv::Mat full_mask = hole.crop(whole);
   result.regions = 1;
   if (strategy == Strategy::Original) {
-    Image fill = run_model(model, image, view_of(full_mask), options.prompt);
+    Image fill = run_model(model, image, view_of(full_mask), options);
     result.times.model = clock.lap();
     paste(image, fill, whole, alpha);
     result.times.composite = clock.lap();
@@ -193,7 +202,7 @@ void fill_prepared(const InpaintModel& model, Image& image, const PreparedMask& 
   cv::Mat small_mask;
   cv::resize(full_mask, small_mask, cv::Size(small_rgb.width(), small_rgb.height()), 0, 0, cv::INTER_AREA);
   cv::threshold(small_mask, small_mask, 0, 255, cv::THRESH_BINARY);  // partly covered pixels are hole too
-  Image small_fill = run_model(model, small_rgb, view_of(small_mask), options.prompt);
+  Image small_fill = run_model(model, small_rgb, view_of(small_mask), options);
   double sx = double(small_rgb.width()) / frame.width, sy = double(small_rgb.height()) / frame.height;
   // Destination pixel centre (x + 0.5) maps to source (x + 0.5) * s - 0.5, as cv::resize does.
   cv::Matx23d to_small(sx, 0, (alpha.rect.x + 0.5) * sx - 0.5, 0, sy, (alpha.rect.y + 0.5) * sy - 0.5);
