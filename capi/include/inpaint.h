@@ -242,7 +242,7 @@ INPAINT_API const char *inpaint_label_wait_decision_name(inpaint_label_wait_deci
  * use one model at the same time; free it once, after every call using it has returned. */
 typedef struct inpaint_model inpaint_model;
 
-/* Creates a model from a spec such as "telea" or "ns:radius=3" ("name" or
+/* Creates a model from a spec such as "patchmatch", "telea" or "ns:radius=3" ("name" or
  * "name:key=value,..."). NULL or "" selects the library's default model. UNKNOWN_MODEL when
  * no model has that name, PARSE for a malformed spec, INVALID_ARGUMENT for unknown or
  * out-of-range keys. Free *out_model with inpaint_model_free(). */

@@ -102,8 +102,10 @@ TEST(PatchMatch, SameSeedSameResultOtherSeedOther) {
 
 TEST(PatchMatch, HolesOnTheBorderAndTinyHoles) {
   Image img = periodic(120, 90, 10);
+  // Corners, bands across the whole width and height, and a single pixel.
   for (const Image& mask : {box_mask(120, 90, 0, 0, 30, 25), box_mask(120, 90, 100, 60, 120, 90),
-                            box_mask(120, 90, 0, 40, 120, 50), box_mask(120, 90, 60, 45, 61, 46)}) {
+                            box_mask(120, 90, 0, 35, 120, 47), box_mask(120, 90, 50, 0, 60, 90),
+                            box_mask(120, 90, 60, 45, 61, 46)}) {
     Image out = patchmatch_fill(img, mask, {});
     expect_unchanged_outside(out, img, mask);
     double error = 0;

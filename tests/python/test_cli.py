@@ -70,7 +70,7 @@ def test_version_and_models():
     assert r.returncode == 0 and r.stdout.startswith("inpaint ")
     r = run("models")
     names = [line.split("\t")[0] for line in r.stdout.splitlines()]
-    assert {"telea", "ns"} <= set(names)
+    assert {"patchmatch", "telea", "ns"} <= set(names)
 
 
 def test_run_writes_output_preview_and_json(files):
@@ -81,7 +81,7 @@ def test_run_writes_output_preview_and_json(files):
             "--preview", d / "out_preview.jpg", "--preview-size", 160, "--json")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
-    assert report["model"] == "telea:radius=5"
+    assert report["model"].startswith("patchmatch:")
     assert report["prompt"].startswith("patchy grass, ")
     assert report["prompt_source"] == "labels"
     assert set(report["timings_ms"]) == {"decode", "orient", "mask", "clean", "model", "composite", "encode", "preview", "total"}
@@ -117,7 +117,10 @@ def test_all_zero_mask_returns_input_unchanged(files):
 def test_all_255_and_non_binary_masks(files):
     d, image, _ = files
     full = write_mask(d / "full.png", np.full((240, 320), 255, np.uint8))
-    assert run("run", "--image", image, "--mask", full, "--out", d / "out_full.png").returncode == 0
+    assert run("run", "--image", image, "--mask", full, "--out", d / "telea_full.png", "--model", "telea").returncode == 0
+    # The exemplar default has nothing to copy from: a clear error, no output.
+    assert_clean_failure(run("run", "--image", image, "--mask", full, "--out", d / "out_full2.png"), d,
+                         "nothing to copy from")
     faint = write_mask(d / "faint.png", disc(value=100))  # below the threshold: nothing to fill
     r = run("run", "--image", image, "--mask", faint, "--out", d / "out_faint.png", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["mask_empty"] is True

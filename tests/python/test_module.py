@@ -631,7 +631,8 @@ def test_models_and_the_default():
     assert names == sorted(names) and {"telea", "ns"} <= set(names)
     assert all(description for _, description in inpaint.models())
     assert inpaint.default_model_spec() in names
-    assert inpaint.Model().spec == inpaint.Model(inpaint.default_model_spec()).spec == "telea:radius=5"
+    assert inpaint.Model().spec == inpaint.Model(inpaint.default_model_spec()).spec
+    assert inpaint.Model().spec.startswith("patchmatch:")
     assert inpaint.Model("ns:radius=3").spec == "ns:radius=3"
     assert repr(inpaint.Model("ns:radius=3")) == "inpaint.Model('ns:radius=3')"
 
@@ -713,11 +714,15 @@ def test_fill_with_an_all_zero_mask_returns_the_input(model):
     assert result.timings["model"] == 0
 
 
-def test_fill_with_an_all_255_mask(model):
+def test_fill_with_an_all_255_mask():
     image = photo()
-    result = inpaint.fill(model, image, np.full((96, 128), 255, np.uint8))
+    full = np.full((96, 128), 255, np.uint8)
+    result = inpaint.fill(inpaint.Model("telea"), image, full)
     assert not result.mask_empty and result.hole == (0, 0, 128, 96)
     assert result.image.shape == image.shape
+    # The exemplar default has nothing to copy from, and says so.
+    with pytest.raises(inpaint.InvalidArgumentError, match="nothing to copy from"):
+        inpaint.fill(inpaint.Model("patchmatch"), image, full)
 
 
 def test_fill_thresholds_non_binary_masks(model):
@@ -822,10 +827,10 @@ def test_run_with_an_all_zero_mask_returns_the_input(model):
     assert np.array_equal(result.image, image)
 
 
-def test_run_with_an_all_255_mask(model):
+def test_run_with_an_all_255_mask():
     image = photo()
     full = inpaint.encode(np.full((96, 128), 255, np.uint8), "png")
-    result = inpaint.run(model, inpaint.encode(image, "png"), full, format="png")
+    result = inpaint.run(inpaint.Model("telea"), inpaint.encode(image, "png"), full, format="png")
     assert result.hole == (0, 0, 128, 96)
     assert inpaint.decode(result.encoded).rgb.shape == image.shape
 

@@ -170,6 +170,6 @@ Registry& default_registry() {
   return *registry;
 }
 
-const char* default_model_spec() noexcept { return "telea"; }
+const char* default_model_spec() noexcept { return "patchmatch"; }
 
 }  // namespace inpaint
