@@ -155,7 +155,9 @@ int main(int argc, char** argv) {
     return run(args);
   } catch (const inpaint::Error& e) {
     std::cerr << "inpaint: error: " << e.what() << std::endl;
-    return e.code() == inpaint::ErrorCode::InvalidArgument || e.code() == inpaint::ErrorCode::UnknownModel ? 2 : 1;
+    bool bad_input = e.code() == inpaint::ErrorCode::InvalidArgument || e.code() == inpaint::ErrorCode::UnknownModel ||
+                     e.code() == inpaint::ErrorCode::Parse;
+    return bad_input ? 2 : 1;
   } catch (const std::exception& e) {
     std::cerr << "inpaint: error: " << e.what() << std::endl;
     return 1;

@@ -117,8 +117,9 @@ INPAINT_CXX_API Image resize_long_side(const ImageView& image, int long_side);
 
 // Reads a whole file; throws Error(Io) naming the path when it cannot.
 INPAINT_CXX_API std::vector<std::uint8_t> read_file(const std::string& path);
-// Writes bytes to a temporary file beside path, flushes it and renames it over path, so a
-// reader never sees a partial file and a failure leaves nothing behind.
+// Writes bytes to a temporary file beside path and renames it over path, so a reader never
+// sees a partial file and a failure leaves nothing behind. No fsync: the rename is atomic for
+// readers, not durable across a power cut (outputs can be made again; the store fsyncs).
 INPAINT_CXX_API void write_file_atomic(const std::string& path, const std::uint8_t* bytes,
                                        std::size_t size);
 

@@ -146,7 +146,7 @@ void write_file_atomic(const std::string& path, const std::uint8_t* bytes, std::
     ssize_t n = ::write(fd, bytes + done, size - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      int err = errno;
+      int err = n == 0 ? EIO : errno;  // write() returning 0 sets no errno
       ::close(fd);
       ::unlink(tmp.c_str());
       throw Error(ErrorCode::Io, "cannot write '" + path + "': " + std::strerror(err));
