@@ -217,10 +217,21 @@ class RedisStore final : public EncodingStore {
     return ReplyPtr(static_cast<redisReply*>(raw), freeReplyObject);
   }
 
-  // One command; a server error reply becomes Error(Io) with its message.
+  // One command; a server error reply becomes Error(Io) with its message. A connection that
+  // dies under a command (the server restarted since the last call) is replaced once right
+  // away: every command here is idempotent, so sending it again is safe.
   ReplyPtr run(const std::string& resp, const std::string& what) {
-    connection();
-    ReplyPtr reply = run_formatted_locked(resp);
+    const bool reused = context_ != nullptr;
+    ReplyPtr reply;
+    try {
+      connection();
+      reply = run_formatted_locked(resp);
+    } catch (const Error& e) {
+      if (!reused || e.code() != ErrorCode::Unavailable) throw;
+      retry_after_ = {};
+      connection();
+      reply = run_formatted_locked(resp);
+    }
     if (reply->type == REDIS_REPLY_ERROR) throw Error(ErrorCode::Io, where() + ": " + what + ": " + reply->str);
     return reply;
   }
