@@ -56,6 +56,8 @@ class INPAINT_CXX_API HostTensor {
   static std::size_t byte_size(DType dtype, const Shape& shape);
 
  private:
+  static HostTensor allocate_buffer(DType dtype, const Shape& shape, bool zeroed);
+
   DType dtype_ = DType::U8;
   Shape shape_;
   const std::uint8_t* data_ = nullptr;

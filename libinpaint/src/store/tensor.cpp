@@ -78,10 +78,22 @@ std::size_t HostTensor::byte_size(DType dtype, const Shape& shape) {
 
 std::int64_t HostTensor::numel() const { return std::int64_t(element_count(shape_)); }
 
-HostTensor HostTensor::allocate(DType dtype, const Shape& shape) {
+namespace {
+
+// Owned bytes, zeroed or left for the caller to fill whole (a copy need not clear them first).
+std::shared_ptr<std::uint8_t> new_buffer(std::size_t size, bool zeroed) {
+  std::size_t n = size ? size : 1;
+  return {zeroed ? new std::uint8_t[n]() : new std::uint8_t[n], std::default_delete<std::uint8_t[]>()};
+}
+
+}  // namespace
+
+HostTensor HostTensor::allocate(DType dtype, const Shape& shape) { return allocate_buffer(dtype, shape, true); }
+
+HostTensor HostTensor::allocate_buffer(DType dtype, const Shape& shape, bool zeroed) {
   HostTensor t;
   t.nbytes_ = byte_size(dtype, shape);
-  std::shared_ptr<std::uint8_t> bytes(new std::uint8_t[t.nbytes_ ? t.nbytes_ : 1](), std::default_delete<std::uint8_t[]>());
+  std::shared_ptr<std::uint8_t> bytes = new_buffer(t.nbytes_, zeroed);
   t.dtype_ = dtype;
   t.shape_ = shape;
   t.data_ = bytes.get();
@@ -91,11 +103,10 @@ HostTensor HostTensor::allocate(DType dtype, const Shape& shape) {
 }
 
 HostTensor HostTensor::copy_of(DType dtype, const Shape& shape, const void* data) {
-  HostTensor t = allocate(dtype, shape);
-  if (t.nbytes_) {
-    if (!data) throw Error(ErrorCode::InvalidArgument, "tensor data is null for " + std::to_string(t.nbytes_) + " bytes");
-    std::memcpy(t.mutable_data(), data, t.nbytes_);
-  }
+  if (!data && byte_size(dtype, shape))
+    throw Error(ErrorCode::InvalidArgument, "tensor data is null for " + std::to_string(byte_size(dtype, shape)) + " bytes");
+  HostTensor t = allocate_buffer(dtype, shape, false);
+  if (t.nbytes_) std::memcpy(t.mutable_data(), data, t.nbytes_);
   return t;
 }
 
