@@ -2,7 +2,7 @@
 """The encoding store's local tier from Python against torch.save / torch.load of the same
 tensors (python3-torch), same files directory, medians of N runs. Prints one JSON line per size.
 
-save: Encoding built from the torch tensors (one copy) + Store.put (fsync=0) vs torch.save.
+save: Encoding viewing the torch tensors (add(copy=False)) + Store.put (fsync=0) vs torch.save.
 load: Store.get + zero-copy torch views of the arrays vs torch.load.
 Usage: PYTHONPATH=build/python /usr/bin/python3 bench/bench_store_torch.py DIR [runs=15]
 """
@@ -34,9 +34,9 @@ def to_encoding(tensors, model_id):
     e = inpaint.Encoding(model_id=model_id)
     for name, t in tensors.items():
         if t.dtype == torch.bfloat16:
-            e.add(name, t.view(torch.int16).numpy().view(np.uint16), dtype="BF16")
+            e.add(name, t.view(torch.int16).numpy().view(np.uint16), dtype="BF16", copy=False)
         else:
-            e.add(name, t.numpy())
+            e.add(name, t.numpy(), copy=False)
     return e
 
 

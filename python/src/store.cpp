@@ -66,7 +66,18 @@ py::array to_numpy(const HostTensor& tensor) {
   return array;
 }
 
-void add_tensor(Encoding& encoding, const std::string& name, const py::array& array, const std::optional<std::string>& dtype) {
+// Keeps a numpy array alive for a tensor that views it. The last holder may be a store on a
+// thread without the GIL (an eviction), so the release takes the GIL.
+std::shared_ptr<const void> keep_alive(const py::array& array) {
+  auto* held = new py::object(array);
+  return std::shared_ptr<const void>(held, [](const void* p) {
+    py::gil_scoped_acquire gil;
+    delete static_cast<const py::object*>(p);
+  });
+}
+
+void add_tensor(Encoding& encoding, const std::string& name, const py::array& array, const std::optional<std::string>& dtype,
+                bool copy) {
   if (name.empty() || name == "__metadata__") throw Error(ErrorCode::InvalidArgument, "tensor name must be non-empty and not '__metadata__'");
   if (!(array.flags() & py::array::c_style))
     throw py::type_error("tensor '" + name + "' must be C-contiguous (pass numpy.ascontiguousarray(...) to copy it)");
@@ -80,7 +91,8 @@ void add_tensor(Encoding& encoding, const std::string& name, const py::array& ar
     type = wanted;  // e.g. BF16 given as its uint16 bits
   }
   Shape shape(array.shape(), array.shape() + array.ndim());
-  encoding.tensors[name] = HostTensor::copy_of(type, shape, array.data());
+  encoding.tensors[name] = copy ? HostTensor::copy_of(type, shape, array.data())
+                                : HostTensor::wrap(type, shape, array.data(), keep_alive(array));
 }
 
 py::dict stats_dict(const StoreStats& s) {
@@ -136,9 +148,12 @@ void bind_store(py::module_& m) {
            py::arg("original_height") = 0, py::arg("created_at") = 0,
            "An encoding with no tensors yet; add them with add().")
       .def("add", &add_tensor, py::arg("name"), py::arg("array").noconvert(), py::arg("dtype") = py::none(),
-           "Copies a C-contiguous numpy array in as tensor `name` (replacing one of that name). Its dtype\n"
+           py::arg("copy") = true,
+           "Adds a C-contiguous numpy array as tensor `name` (replacing one of that name). Its dtype\n"
            "follows the array's unless dtype names another of the same element size, e.g. 'BF16' for\n"
-           "bfloat16 bits held in a uint16 array, or 'F8_E4M3' for a uint8 one.")
+           "bfloat16 bits held in a uint16 array, or 'F8_E4M3' for a uint8 one. copy=False shares the\n"
+           "array's memory instead of copying it: the array must then not change while the encoding\n"
+           "(or a store holding it in memory) lives.")
       .def("names", [](const Encoding& e) {
              std::vector<std::string> names;
              for (const auto& entry : e.tensors) names.push_back(entry.first);

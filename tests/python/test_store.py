@@ -198,6 +198,29 @@ def test_offset_rules_name_the_tensor():
         inpaint.Encoding.from_bytes(struct.pack("<Q", len(text)) + text + good[8 + n :])
 
 
+def test_add_without_copy_shares_the_array_across_threads():
+    source = np.arange(1000, dtype=np.float32)
+    e = inpaint.Encoding(model_id="m")
+    e.add("shared", source, copy=False)
+    e.add("copied", source)
+    assert np.shares_memory(e["shared"], source) and not np.shares_memory(e["copied"], source)
+    store = inpaint.Store("memory:capacity=8000")
+    store.put("a", e)
+    del e, source
+    gc.collect()
+    worker = threading.Thread(target=lambda: store.put("b", inpaint.Encoding()))
+    worker.start()
+    worker.join()
+    np.testing.assert_array_equal(store.get("a")["shared"], np.arange(1000, dtype=np.float32))
+    big = inpaint.Encoding()
+    big.add("x", np.zeros(1500, np.float32))
+    # The eviction drops the last reference to the array on a thread without the GIL.
+    evicting = threading.Thread(target=lambda: store.put("c", big))
+    evicting.start()
+    evicting.join()
+    assert store.get("a") is None
+
+
 def test_bad_arguments():
     e = inpaint.Encoding()
     with pytest.raises(TypeError, match="C-contiguous"):
