@@ -2,7 +2,8 @@
 // BF16 maps [1,256,288,288], [1,256,144,144], [1,256,72,72]: 55.7 MB) and a SAM1-sized one
 // (F32 [1,256,64,64]: 4 MiB):
 //   local load  vs open + read() of the same file from the page cache (into a ready buffer);
-//   local save  (fsync=0: to the page cache) in GB/s, and with fsync;
+//   local save  (fsync=0: to the page cache) in GB/s and vs write() of the same bytes to a new
+//               file, and with fsync;
 //   memory hit  in microseconds;
 //   Redis get/put vs a plain hiredis GET/SET of the same bytes on the same server.
 // Usage: bench_store DIR REDIS_PORT [runs=15]   (bench/run_store_bench.sh starts the server)
@@ -87,6 +88,21 @@ void bench(const char* label, const inpaint::Encoding& encoding, const std::stri
   double save_ms = median_ms(runs, [&] { store->put(id, encoding); });
   double save_fsync_ms = median_ms(std::max(3, runs / 3), [&] { synced->put(id, encoding); });
   const std::string path = dir + "/" + id + ".safetensors";
+  // The anchor for saving: the same bytes written to a new file with plain write() calls.
+  std::vector<std::uint8_t> serialized = inpaint::to_safetensors(encoding);
+  const std::string plain_path = dir + "/plain-" + id;
+  double plain_write_ms = median_ms(runs, [&] {
+    ::unlink(plain_path.c_str());
+    int fd = ::open(plain_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::size_t done = 0;
+    while (done < serialized.size()) {
+      ssize_t n = ::write(fd, serialized.data() + done, serialized.size() - done);
+      if (n <= 0) break;
+      done += std::size_t(n);
+    }
+    ::close(fd);
+  });
+  ::unlink(plain_path.c_str());
   std::vector<std::uint8_t> buffer(std::size_t(mb * 1e6 + 0.5));
   double read_ms = median_ms(runs, [&] { read_file_into(path, buffer); });
   double load_ms = median_ms(runs, [&] { store->get(id); });
@@ -109,21 +125,28 @@ void bench(const char* label, const inpaint::Encoding& encoding, const std::stri
   std::vector<std::uint8_t> bytes = inpaint::to_safetensors(encoding);
   redisContext* c = redisConnect("127.0.0.1", redis_port);
   const std::string key = "plain:" + id;
+  // redisCommandArgv: how a client sends binary values (it formats the command, then writes it).
   double plain_set_ms = median_ms(runs, [&] {
-    freeReplyObject(must(redisCommand(c, "SET %b %b", key.data(), key.size(), bytes.data(), bytes.size()), "SET"));
+    const char* argv[] = {"SET", key.data(), reinterpret_cast<const char*>(bytes.data())};
+    const std::size_t lengths[] = {3, key.size(), bytes.size()};
+    freeReplyObject(must(redisCommandArgv(c, 3, argv, lengths), "SET"));
   });
-  double plain_get_ms = median_ms(runs, [&] { freeReplyObject(must(redisCommand(c, "GET %b", key.data(), key.size()), "GET")); });
+  double plain_get_ms = median_ms(runs, [&] {
+    const char* argv[] = {"GET", key.data()};
+    const std::size_t lengths[] = {3, key.size()};
+    freeReplyObject(must(redisCommandArgv(c, 2, argv, lengths), "GET"));
+  });
   redisFree(c);
 
   std::printf(
       "{\"encoding\": \"%s\", \"mb\": %.2f, \"runs\": %d, "
       "\"read_ms\": %.3f, \"load_ms\": %.3f, \"load_speed_vs_read\": %.2f, "
       "\"read_touch_ms\": %.3f, \"load_touch_ms\": %.3f, \"load_touch_speed_vs_read_touch\": %.2f, "
-      "\"save_ms\": %.3f, \"save_gb_s\": %.2f, \"save_fsync_ms\": %.3f, \"memory_hit_ms\": %.4f, "
+      "\"save_ms\": %.3f, \"save_gb_s\": %.2f, \"plain_write_ms\": %.3f, \"save_speed_vs_write\": %.2f, \"save_fsync_ms\": %.3f, \"memory_hit_ms\": %.4f, "
       "\"redis_put_ms\": %.2f, \"plain_set_ms\": %.2f, \"put_over_set\": %.2f, "
       "\"redis_get_ms\": %.2f, \"plain_get_ms\": %.2f, \"get_over_get\": %.2f, \"sink\": %llu}\n",
       label, mb, runs, read_ms, load_ms, read_ms / load_ms, read_touch_ms, load_touch_ms, read_touch_ms / load_touch_ms,
-      save_ms, mb / 1e3 / (save_ms / 1e3), save_fsync_ms, hit_ms, redis_put_ms, plain_set_ms,
+      save_ms, mb / 1e3 / (save_ms / 1e3), plain_write_ms, plain_write_ms / save_ms, save_fsync_ms, hit_ms, redis_put_ms, plain_set_ms,
       redis_put_ms / plain_set_ms, redis_get_ms, plain_get_ms, redis_get_ms / plain_get_ms,
       static_cast<unsigned long long>(sink % 10));
   store->remove(id);
