@@ -33,6 +33,8 @@ struct StoreUsage {
 };
 
 // Thread-safety: every store may be used by any number of threads at once.
+// Failures are Error(Io) (files, server error replies), Error(Unavailable) (a server that
+// cannot be reached), Error(TooLarge) and Error(InvalidArgument) (a bad id).
 class INPAINT_CXX_API EncodingStore {
  public:
   virtual ~EncodingStore();
@@ -52,7 +54,6 @@ class INPAINT_CXX_API EncodingStore {
   // Bytes the store keeps at most; 0 when it sets no bound itself (Redis: its maxmemory).
   virtual std::uint64_t capacity() const = 0;
   virtual StoreStats stats() const = 0;
-  // Errors go up as Error(Io) (files), Error(Unavailable) (a server that cannot be reached).
 };
 
 struct RedisStoreOptions {
@@ -73,7 +74,8 @@ INPAINT_CXX_API std::unique_ptr<EncodingStore> make_directory_store(const std::s
 // Connects lazily: a server that is down makes calls fail with Error(Unavailable), not this.
 INPAINT_CXX_API std::unique_ptr<EncodingStore> make_redis_store(const RedisStoreOptions& options);
 // Reads go down the list and promote a hit to the tiers above; writes go to every tier. A tier
-// that fails is skipped and counted; the call fails only when every tier fails.
+// that fails is skipped and counted; the call fails only when every tier fails. usage() and
+// capacity() are the last tier's (it holds everything: writes go through).
 INPAINT_CXX_API std::unique_ptr<EncodingStore> make_tiered_store(std::vector<std::unique_ptr<EncodingStore>> tiers);
 
 // Opens a store from a spec (see the top of this file). Error(Parse) for a malformed spec,

@@ -240,11 +240,6 @@ class RedisStore final : public EncodingStore {
 
   static long long integer(const ReplyPtr& reply) { return reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0; }
 
-  std::vector<std::string> set_args(const std::string& key) const {
-    std::vector<std::string> args = {"SET", key};
-    return args;
-  }
-
   std::string set_suffix() const {
     if (!o_.ttl_s) return "";
     std::string ttl = std::to_string(o_.ttl_s);
@@ -252,7 +247,7 @@ class RedisStore final : public EncodingStore {
   }
 
   void set_bytes(const std::string& key, const std::uint8_t* data, std::size_t size) {
-    std::string resp = resp_prefix(set_args(key), size, o_.ttl_s ? 5 : 3);
+    std::string resp = resp_prefix({"SET", key}, size, o_.ttl_s ? 5 : 3);
     resp.reserve(resp.size() + size + 64);
     resp.append(reinterpret_cast<const char*>(data), size);
     resp += "\r\n" + set_suffix();
@@ -260,7 +255,7 @@ class RedisStore final : public EncodingStore {
   }
 
   void set_value(const std::string& key, const detail::SafetensorsLayout& layout) {
-    std::string resp = resp_prefix(set_args(key), layout.total, o_.ttl_s ? 5 : 3);
+    std::string resp = resp_prefix({"SET", key}, layout.total, o_.ttl_s ? 5 : 3);
     resp.reserve(resp.size() + layout.total + 64);
     resp += layout.head;
     for (const HostTensor* t : layout.tensors) resp.append(reinterpret_cast<const char*>(t->data()), t->nbytes());
