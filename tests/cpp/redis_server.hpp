@@ -57,6 +57,10 @@ class RedisServer {
     pid_ = -1;
   }
 
+  // A server that accepts connections but never answers (a hung host), and its recovery.
+  void pause() const { ::kill(pid_, SIGSTOP); }
+  void resume() const { ::kill(pid_, SIGCONT); }
+
   // redis-cli's output for one command, e.g. cli("TTL k").
   std::string cli(const std::string& args) const {
     std::string command = "redis-cli -p " + std::to_string(port_) + " " + args + " 2>&1";

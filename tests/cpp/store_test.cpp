@@ -310,6 +310,19 @@ TEST_F(RedisStoreTest, ADeadServerIsUnavailableUntilItReturns) {
   EXPECT_EQ(seed_of(*store->get("a")), 3);
 }
 
+TEST_F(RedisStoreTest, AHungServerTimesOutThenServesAgain) {
+  auto store = open_store(server.url() + "?prefix=t:&timeout_ms=200&retry_ms=0");
+  store->put("a", make_encoding(100, 1));
+  server.pause();
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(code_of([&] { store->get("a"); }), ErrorCode::Unavailable);
+  auto waited = std::chrono::steady_clock::now() - started;
+  server.resume();
+  EXPECT_GE(waited, std::chrono::milliseconds(150));
+  EXPECT_LT(waited, std::chrono::seconds(2));  // the read timeout, plus one reconnect attempt
+  EXPECT_EQ(seed_of(*store->get("a")), 1);
+}
+
 TEST_F(RedisStoreTest, RetryWindowFailsFastThenReconnects) {
   auto store = open_store(server.url() + "?prefix=t:&timeout_ms=300&retry_ms=300");
   server.stop();

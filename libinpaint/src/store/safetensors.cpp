@@ -230,7 +230,7 @@ SafetensorsLayout safetensors_layout(const Encoding& encoding) {
 void write_safetensors_atomic(const std::string& path, const Encoding& encoding, bool fsync) {
   SafetensorsLayout layout = safetensors_layout(encoding);
   std::string temp = temp_path_for(path);
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);  // the umask decides
   if (fd < 0) throw Error(ErrorCode::Io, "cannot create '" + temp + "': " + errno_text());
   try {
     write_all(fd, reinterpret_cast<const std::uint8_t*>(layout.head.data()), layout.head.size(), temp);
