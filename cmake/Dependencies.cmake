@@ -6,6 +6,8 @@ find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs photo)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)  # the Redis encoding store
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)            # SHA-256 of encoding ids
 find_path(STB_INCLUDE_DIR stb/stb_image.h PATHS /usr/include REQUIRED)
 
 # Every target must agree with LibTorch on the libstdc++ string ABI, or std::string crossing

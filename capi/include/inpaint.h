@@ -37,7 +37,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- status and errors */
 
-/* Values 1..8 mirror inpaint::ErrorCode. */
+/* Values 1..8 and 10 mirror inpaint::ErrorCode. */
 typedef enum inpaint_status {
   INPAINT_OK = 0,
   INPAINT_ERR_INVALID_ARGUMENT = 1, /* a parameter is NULL, out of range or inconsistent */
@@ -48,7 +48,8 @@ typedef enum inpaint_status {
   INPAINT_ERR_PARSE = 6,            /* malformed JSON or model spec */
   INPAINT_ERR_CANCELLED = 7,        /* the caller asked to stop */
   INPAINT_ERR_INTERNAL = 8,         /* a bug or an unexpected failure in a dependency */
-  INPAINT_ERR_OUT_OF_MEMORY = 9     /* an allocation failed */
+  INPAINT_ERR_OUT_OF_MEMORY = 9,    /* an allocation failed */
+  INPAINT_ERR_UNAVAILABLE = 10      /* a service (Redis) cannot be reached or stopped answering */
 } inpaint_status;
 
 /* The library's version, e.g. "0.1.0". Static string; never NULL. */
@@ -61,7 +62,7 @@ INPAINT_API const char *inpaint_version(void);
 INPAINT_API const char *inpaint_last_error(void);
 
 /* A short lowercase name for a status ("ok", "invalid_argument", "decode", "too_large", "io",
- * "unknown_model", "parse", "cancelled", "internal", "out_of_memory"; "unknown" for other
+ * "unknown_model", "parse", "cancelled", "internal", "out_of_memory", "unavailable"; "unknown" for other
  * values). Static string; never NULL. */
 INPAINT_API const char *inpaint_status_name(inpaint_status status);
 
@@ -364,6 +365,198 @@ INPAINT_API int inpaint_result_mask_empty(const inpaint_result *result);
 /* Copies the stage times into *out_timings, whose struct_size the caller has set. */
 INPAINT_API inpaint_status inpaint_result_timings(const inpaint_result *result,
                                                   inpaint_timings *out_timings);
+
+/* ---------------------------------------------------------------- encodings */
+
+/* Element types of safetensors (the names inpaint_dtype_name gives: "BOOL", "U8", ... "F8_E8M0"). */
+typedef enum inpaint_dtype {
+  INPAINT_DTYPE_BOOL = 0,
+  INPAINT_DTYPE_U8 = 1,
+  INPAINT_DTYPE_I8 = 2,
+  INPAINT_DTYPE_U16 = 3,
+  INPAINT_DTYPE_I16 = 4,
+  INPAINT_DTYPE_U32 = 5,
+  INPAINT_DTYPE_I32 = 6,
+  INPAINT_DTYPE_U64 = 7,
+  INPAINT_DTYPE_I64 = 8,
+  INPAINT_DTYPE_F16 = 9,
+  INPAINT_DTYPE_BF16 = 10,
+  INPAINT_DTYPE_F32 = 11,
+  INPAINT_DTYPE_F64 = 12,
+  INPAINT_DTYPE_F8_E4M3 = 13,
+  INPAINT_DTYPE_F8_E5M2 = 14,
+  INPAINT_DTYPE_F8_E8M0 = 15
+} inpaint_dtype;
+
+/* "F32", ...; "unknown" for other values. Static string; never NULL. */
+INPAINT_API const char *inpaint_dtype_name(inpaint_dtype dtype);
+/* Bytes per element; 0 for unknown values. */
+INPAINT_API size_t inpaint_dtype_size(inpaint_dtype dtype);
+
+/* An encoder's named feature tensors plus the metadata that decides whether they may be
+ * reused. Thread-safety: an encoding that no call modifies may be read by any threads at once;
+ * inpaint_encoding_add_tensor must not run beside other calls on the same encoding. */
+typedef struct inpaint_encoding inpaint_encoding;
+
+typedef struct inpaint_encoding_metadata {
+  size_t struct_size;
+  const char *model_id;       /* e.g. "sam3-hiera-l"; NULL = "" */
+  const char *model_checksum; /* the weights' checksum; NULL = "" */
+  const char *preprocessing;  /* e.g. "resize=1008,pad"; NULL = "" */
+  const char *dtype;          /* the features' dtype name, e.g. "BF16"; NULL = "" */
+  const char *image_sha256;   /* inpaint_pixel_sha256 of the decoded image; NULL = "" */
+  int original_width;         /* 0 */
+  int original_height;        /* 0 */
+  int64_t created_at;         /* Unix seconds; 0 */
+  int format_version;         /* the library's format version (1) */
+} inpaint_encoding_metadata;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_encoding_metadata_init(inpaint_encoding_metadata *metadata);
+
+/* Creates an encoding with no tensors. metadata may be NULL (defaults). Free *out_encoding
+ * with inpaint_encoding_free(). */
+INPAINT_API inpaint_status inpaint_encoding_create(const inpaint_encoding_metadata *metadata,
+                                                   inpaint_encoding **out_encoding);
+
+/* Frees an encoding. NULL is fine. Tensor data handed out by it becomes invalid. */
+INPAINT_API void inpaint_encoding_free(inpaint_encoding *encoding);
+
+/* Copies size bytes of a tensor into the encoding under name (replacing one of that name).
+ * size must equal the shape's element count times inpaint_dtype_size(dtype); ndim may be 0 (a
+ * scalar; shape may then be NULL). INVALID_ARGUMENT otherwise, or for an empty or reserved
+ * ("__metadata__") name. */
+INPAINT_API inpaint_status inpaint_encoding_add_tensor(inpaint_encoding *encoding, const char *name,
+                                                       inpaint_dtype dtype, const int64_t *shape, size_t ndim,
+                                                       const void *data, size_t size);
+
+/* Copies the metadata into *out_metadata, whose struct_size the caller has set. The strings
+ * are owned by the encoding and valid until it is freed. */
+INPAINT_API inpaint_status inpaint_encoding_get_metadata(const inpaint_encoding *encoding,
+                                                         inpaint_encoding_metadata *out_metadata);
+
+/* The number of tensors; 0 for NULL. */
+INPAINT_API size_t inpaint_encoding_tensor_count(const inpaint_encoding *encoding);
+
+/* A tensor of an encoding. Every pointer is owned by the encoding and valid until it is
+ * freed; data is read-only (it may be a memory map of a file). */
+typedef struct inpaint_tensor_info {
+  size_t struct_size;
+  const char *name;
+  inpaint_dtype dtype;
+  size_t ndim;
+  const int64_t *shape; /* ndim values */
+  const void *data;
+  size_t size;          /* bytes */
+} inpaint_tensor_info;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_tensor_info_init(inpaint_tensor_info *info);
+
+/* Tensor `index` (0-based, sorted by name). INVALID_ARGUMENT when out of range. */
+INPAINT_API inpaint_status inpaint_encoding_tensor(const inpaint_encoding *encoding, size_t index,
+                                                   inpaint_tensor_info *out_info);
+
+/* The tensor called name. INVALID_ARGUMENT naming the tensors there are when none is. */
+INPAINT_API inpaint_status inpaint_encoding_find_tensor(const inpaint_encoding *encoding, const char *name,
+                                                        inpaint_tensor_info *out_info);
+
+/* Reads a safetensors file through a memory map (no copy of the data). IO when it cannot be
+ * opened, DECODE naming the tensor and the broken rule when it is malformed. */
+INPAINT_API inpaint_status inpaint_encoding_read_file(const char *path, inpaint_encoding **out_encoding);
+
+/* Writes a safetensors file atomically (temporary file, flush, rename). */
+INPAINT_API inpaint_status inpaint_encoding_write_file(const inpaint_encoding *encoding, const char *path);
+
+/* The safetensors bytes. Free *out with inpaint_buffer_free(). */
+INPAINT_API inpaint_status inpaint_encoding_to_bytes(const inpaint_encoding *encoding, inpaint_buffer *out);
+
+/* Parses safetensors bytes (copied; the caller's buffer may go right after). */
+INPAINT_API inpaint_status inpaint_encoding_from_bytes(const uint8_t *bytes, size_t size,
+                                                       inpaint_encoding **out_encoding);
+
+/* The hex SHA-256 of decoded pixels (with their size and channels), for image_sha256. Free
+ * *out_sha256 with inpaint_string_free(). */
+INPAINT_API inpaint_status inpaint_pixel_sha256(const inpaint_image *pixels, char **out_sha256);
+
+/* The store id of an image's encoding by a model: derived from the pixels' hash and model_id
+ * (non-empty). Free *out_id with inpaint_string_free(). */
+INPAINT_API inpaint_status inpaint_encoding_id(const inpaint_image *pixels, const char *model_id, char **out_id);
+
+/* OK when id may be used as an id: 1..128 characters of [A-Za-z0-9._-], no leading dot;
+ * INVALID_ARGUMENT saying why not. */
+INPAINT_API inpaint_status inpaint_validate_encoding_id(const char *id);
+
+/* ---------------------------------------------------------------- encoding stores */
+
+/* A store of encodings, opened from a spec:
+ *   "memory:capacity=512MB"                       in this process, LRU bounded in bytes
+ *   "dir:path=/var/cache/enc,capacity=10GB"       safetensors files shared by processes (fsync=0 to skip flushing)
+ *   "redis://127.0.0.1:6379/0?prefix=enc:&ttl=3600"  Redis (timeout_ms, retry_ms, chunk keys too)
+ *   "memory:capacity=1GB|dir:path=/var/cache/enc|redis://cache:6379"  tiers, fastest first
+ * Thread-safety: any threads may use one store at once; free it once, after every call. */
+typedef struct inpaint_store inpaint_store;
+
+/* PARSE for a malformed spec, INVALID_ARGUMENT for unknown keys or bad values, IO when a
+ * directory cannot be created. Redis connects on first use. Free with inpaint_store_free(). */
+INPAINT_API inpaint_status inpaint_store_open(const char *spec, inpaint_store **out_store);
+
+/* Frees a store. NULL is fine. */
+INPAINT_API void inpaint_store_free(inpaint_store *store);
+
+/* The canonical spec; owned by the store. NULL for a NULL store. */
+INPAINT_API const char *inpaint_store_spec(const inpaint_store *store);
+
+/* Every id is checked like inpaint_validate_encoding_id (INVALID_ARGUMENT). A store that cannot
+ * be reached gives UNAVAILABLE; a tiered store only when no tier answers. */
+INPAINT_API inpaint_status inpaint_store_exists(inpaint_store *store, const char *id, int *out_exists);
+
+/* *out_encoding is the stored encoding, or NULL for a miss (a miss is INPAINT_OK; a corrupt
+ * entry is a miss, removed). Free it with inpaint_encoding_free(). */
+INPAINT_API inpaint_status inpaint_store_get(inpaint_store *store, const char *id, inpaint_encoding **out_encoding);
+
+/* Stores or replaces the encoding under id. TOO_LARGE when it exceeds the store's capacity. */
+INPAINT_API inpaint_status inpaint_store_put(inpaint_store *store, const char *id, const inpaint_encoding *encoding);
+
+/* Removes id; *out_removed (may be NULL) tells whether there was something to remove. */
+INPAINT_API inpaint_status inpaint_store_remove(inpaint_store *store, const char *id, int *out_removed);
+
+/* Entries and bytes held (either output may be NULL). Walks the whole store. */
+INPAINT_API inpaint_status inpaint_store_usage(inpaint_store *store, uint64_t *out_entries, uint64_t *out_bytes);
+
+/* The byte bound; 0 when the store sets none (Redis). 0 for NULL. */
+INPAINT_API uint64_t inpaint_store_capacity(const inpaint_store *store);
+
+/* The ids held, sorted: *out_ids is an array of *out_count strings. Free it with
+ * inpaint_string_list_free(*out_ids, *out_count). */
+INPAINT_API inpaint_status inpaint_store_ids(inpaint_store *store, char ***out_ids, size_t *out_count);
+
+/* Frees a string array the library allocated. NULL is fine. */
+INPAINT_API void inpaint_string_list_free(char **strings, size_t count);
+
+/* Counters of a store (or of one tier of a tiered store) since it was opened. */
+typedef struct inpaint_store_stats {
+  size_t struct_size;
+  uint64_t hits;
+  uint64_t misses;
+  uint64_t puts;
+  uint64_t removes;
+  uint64_t evictions;     /* dropped to stay within capacity */
+  uint64_t corrupt;       /* unreadable entries found and removed */
+  uint64_t errors;        /* failed operations; for a tier: the times it was skipped */
+  char last_error[256];   /* the latest failure's message (truncated), "" when none */
+} inpaint_store_stats;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_store_stats_init(inpaint_store_stats *stats);
+
+/* The number of tiers: 0 for a store that is not tiered. */
+INPAINT_API size_t inpaint_store_tier_count(const inpaint_store *store);
+
+/* tier 0 is the whole store; 1..inpaint_store_tier_count() are its tiers, fastest first.
+ * INVALID_ARGUMENT for other values. */
+INPAINT_API inpaint_status inpaint_store_stats_get(const inpaint_store *store, size_t tier,
+                                                   inpaint_store_stats *out_stats);
 
 #ifdef __cplusplus
 }

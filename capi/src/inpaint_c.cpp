@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <iterator>
 #include <new>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -26,6 +28,15 @@ struct inpaint_result {
   inpaint::PipelineResult pipeline;
 };
 
+struct inpaint_encoding {
+  inpaint::Encoding encoding;
+};
+
+struct inpaint_store {
+  std::unique_ptr<inpaint::EncodingStore> store;
+  std::string spec;  // kept so that inpaint_store_spec can hand out a stable pointer
+};
+
 namespace {
 
 thread_local std::string t_last_error;
@@ -41,8 +52,8 @@ inpaint_status fail(inpaint_status status, const char* message) noexcept {
 
 inpaint_status status_of(ErrorCode code) {
   int value = static_cast<int>(code);
-  return value >= INPAINT_ERR_INVALID_ARGUMENT && value <= INPAINT_ERR_INTERNAL ? static_cast<inpaint_status>(value)
-                                                                               : INPAINT_ERR_INTERNAL;
+  bool mirrored = (value >= INPAINT_ERR_INVALID_ARGUMENT && value <= INPAINT_ERR_INTERNAL) || value == INPAINT_ERR_UNAVAILABLE;
+  return mirrored ? static_cast<inpaint_status>(value) : INPAINT_ERR_INTERNAL;
 }
 
 // Runs body, turning whatever it throws into a status and the thread's message.
@@ -331,7 +342,7 @@ const char* inpaint_last_error(void) { return t_last_error.c_str(); }
 const char* inpaint_status_name(inpaint_status status) {
   if (status == INPAINT_OK) return "ok";
   if (status == INPAINT_ERR_OUT_OF_MEMORY) return "out_of_memory";
-  if (status >= INPAINT_ERR_INVALID_ARGUMENT && status <= INPAINT_ERR_INTERNAL)
+  if ((status >= INPAINT_ERR_INVALID_ARGUMENT && status <= INPAINT_ERR_INTERNAL) || status == INPAINT_ERR_UNAVAILABLE)
     return inpaint::error_code_name(static_cast<ErrorCode>(status));
   return "unknown";
 }
@@ -669,6 +680,380 @@ inpaint_status inpaint_result_timings(const inpaint_result* result, inpaint_timi
     require(out_timings, "inpaint_result_timings", "out_timings");
     check_timings_size(out_timings, "inpaint_result_timings");
     store_timings(result->pipeline.times, out_timings);
+  });
+}
+
+// ---------------------------------------------------------------- encodings
+
+const char* inpaint_dtype_name(inpaint_dtype dtype) {
+  if (dtype < INPAINT_DTYPE_BOOL || dtype > INPAINT_DTYPE_F8_E8M0) return "unknown";
+  return inpaint::dtype_name(static_cast<inpaint::DType>(dtype));  // same order by design
+}
+
+size_t inpaint_dtype_size(inpaint_dtype dtype) {
+  if (dtype < INPAINT_DTYPE_BOOL || dtype > INPAINT_DTYPE_F8_E8M0) return 0;
+  return inpaint::dtype_size(static_cast<inpaint::DType>(dtype));
+}
+
+void inpaint_encoding_metadata_init(inpaint_encoding_metadata* metadata) {
+  if (!metadata) return;
+  *metadata = inpaint_encoding_metadata{};
+  metadata->struct_size = sizeof *metadata;
+  metadata->format_version = inpaint::kEncodingFormatVersion;
+}
+
+inpaint_status inpaint_encoding_create(const inpaint_encoding_metadata* metadata, inpaint_encoding** out_encoding) {
+  return guarded([&] {
+    require(out_encoding, "inpaint_encoding_create", "out_encoding");
+    inpaint_encoding_metadata m = defaults_for(metadata, inpaint_encoding_metadata_init, "inpaint_encoding_metadata");
+    if (metadata) {
+      INPAINT_TAKE(m, metadata, model_id);
+      INPAINT_TAKE(m, metadata, model_checksum);
+      INPAINT_TAKE(m, metadata, preprocessing);
+      INPAINT_TAKE(m, metadata, dtype);
+      INPAINT_TAKE(m, metadata, image_sha256);
+      INPAINT_TAKE(m, metadata, original_width);
+      INPAINT_TAKE(m, metadata, original_height);
+      INPAINT_TAKE(m, metadata, created_at);
+      INPAINT_TAKE(m, metadata, format_version);
+    }
+    auto handle = std::make_unique<inpaint_encoding>();
+    inpaint::EncodingMetadata& out = handle->encoding.metadata;
+    auto text = [](const char* s) { return std::string(s ? s : ""); };
+    out.model_id = text(m.model_id);
+    out.model_checksum = text(m.model_checksum);
+    out.preprocessing = text(m.preprocessing);
+    out.dtype = text(m.dtype);
+    out.image_sha256 = text(m.image_sha256);
+    out.original_width = m.original_width;
+    out.original_height = m.original_height;
+    out.created_at = m.created_at;
+    out.format_version = m.format_version;
+    *out_encoding = handle.release();
+  });
+}
+
+void inpaint_encoding_free(inpaint_encoding* encoding) { delete encoding; }
+
+inpaint_status inpaint_encoding_add_tensor(inpaint_encoding* encoding, const char* name, inpaint_dtype dtype,
+                                           const int64_t* shape, size_t ndim, const void* data, size_t size) {
+  return guarded([&] {
+    const char* fn = "inpaint_encoding_add_tensor";
+    require(encoding, fn, "encoding");
+    require(name, fn, "name");
+    if (ndim) require(shape, fn, "shape");
+    if (size) require(data, fn, "data");
+    if (dtype < INPAINT_DTYPE_BOOL || dtype > INPAINT_DTYPE_F8_E8M0)
+      invalid(std::string(fn) + ": dtype " + std::to_string(int(dtype)) + " is not an inpaint_dtype");
+    if (!*name || std::string(name) == "__metadata__")
+      invalid(std::string(fn) + ": name must be non-empty and not '__metadata__'");
+    inpaint::DType type = static_cast<inpaint::DType>(dtype);
+    inpaint::Shape dims(shape, shape + ndim);
+    std::size_t expected = inpaint::HostTensor::byte_size(type, dims);
+    if (size != expected)
+      invalid(std::string(fn) + ": tensor '" + name + "' of shape " + inpaint::shape_text(dims) + " and dtype " +
+              inpaint::dtype_name(type) + " needs " + std::to_string(expected) + " bytes, got " + std::to_string(size));
+    encoding->encoding.tensors[name] = inpaint::HostTensor::copy_of(type, dims, data);
+  });
+}
+
+inpaint_status inpaint_encoding_get_metadata(const inpaint_encoding* encoding, inpaint_encoding_metadata* out_metadata) {
+  return guarded([&] {
+    require(encoding, "inpaint_encoding_get_metadata", "encoding");
+    require(out_metadata, "inpaint_encoding_get_metadata", "out_metadata");
+    defaults_for<inpaint_encoding_metadata>(out_metadata, inpaint_encoding_metadata_init, "inpaint_encoding_metadata");
+    const inpaint::EncodingMetadata& m = encoding->encoding.metadata;
+    inpaint_encoding_metadata all;
+    inpaint_encoding_metadata_init(&all);
+    all.model_id = m.model_id.c_str();
+    all.model_checksum = m.model_checksum.c_str();
+    all.preprocessing = m.preprocessing.c_str();
+    all.dtype = m.dtype.c_str();
+    all.image_sha256 = m.image_sha256.c_str();
+    all.original_width = m.original_width;
+    all.original_height = m.original_height;
+    all.created_at = m.created_at;
+    all.format_version = m.format_version;
+    all.struct_size = out_metadata->struct_size;
+    const inpaint_encoding_metadata* from = &all;
+    INPAINT_TAKE(*out_metadata, from, model_id);
+    INPAINT_TAKE(*out_metadata, from, model_checksum);
+    INPAINT_TAKE(*out_metadata, from, preprocessing);
+    INPAINT_TAKE(*out_metadata, from, dtype);
+    INPAINT_TAKE(*out_metadata, from, image_sha256);
+    INPAINT_TAKE(*out_metadata, from, original_width);
+    INPAINT_TAKE(*out_metadata, from, original_height);
+    INPAINT_TAKE(*out_metadata, from, created_at);
+    INPAINT_TAKE(*out_metadata, from, format_version);
+  });
+}
+
+size_t inpaint_encoding_tensor_count(const inpaint_encoding* encoding) {
+  return encoding ? encoding->encoding.tensors.size() : 0;
+}
+
+void inpaint_tensor_info_init(inpaint_tensor_info* info) {
+  if (!info) return;
+  *info = inpaint_tensor_info{};
+  info->struct_size = sizeof *info;
+}
+
+}  // extern "C"
+
+namespace {
+
+void fill_tensor_info(const std::string& name, const inpaint::HostTensor& tensor, inpaint_tensor_info* out,
+                      const char* function) {
+  if (out->struct_size == 0 || out->struct_size > sizeof(inpaint_tensor_info))
+    invalid(std::string(function) + ": out_info->struct_size is " + std::to_string(out->struct_size) +
+            ", expected 1.." + std::to_string(sizeof(inpaint_tensor_info)) + " (fill it with inpaint_tensor_info_init)");
+  inpaint_tensor_info all;
+  all.struct_size = out->struct_size;
+  all.name = name.c_str();
+  all.dtype = static_cast<inpaint_dtype>(tensor.dtype());
+  all.ndim = tensor.shape().size();
+  all.shape = tensor.shape().data();
+  all.data = tensor.data();
+  all.size = tensor.nbytes();
+  const inpaint_tensor_info* from = &all;
+  INPAINT_TAKE(*out, from, name);
+  INPAINT_TAKE(*out, from, dtype);
+  INPAINT_TAKE(*out, from, ndim);
+  INPAINT_TAKE(*out, from, shape);
+  INPAINT_TAKE(*out, from, data);
+  INPAINT_TAKE(*out, from, size);
+}
+
+inpaint_encoding* new_encoding(inpaint::Encoding&& encoding) {
+  auto handle = std::make_unique<inpaint_encoding>();
+  handle->encoding = std::move(encoding);
+  return handle.release();
+}
+
+inpaint_store_stats c_stats(const inpaint::StoreStats& s) {
+  inpaint_store_stats out;
+  inpaint_store_stats_init(&out);
+  out.hits = s.hits;
+  out.misses = s.misses;
+  out.puts = s.puts;
+  out.removes = s.removes;
+  out.evictions = s.evictions;
+  out.corrupt = s.corrupt;
+  out.errors = s.errors;
+  std::snprintf(out.last_error, sizeof out.last_error, "%s", s.last_error.c_str());
+  return out;
+}
+
+}  // namespace
+
+extern "C" {
+
+inpaint_status inpaint_encoding_tensor(const inpaint_encoding* encoding, size_t index, inpaint_tensor_info* out_info) {
+  return guarded([&] {
+    require(encoding, "inpaint_encoding_tensor", "encoding");
+    require(out_info, "inpaint_encoding_tensor", "out_info");
+    const auto& tensors = encoding->encoding.tensors;
+    if (index >= tensors.size())
+      invalid("inpaint_encoding_tensor: index " + std::to_string(index) + " is out of range (" +
+              std::to_string(tensors.size()) + " tensors)");
+    auto it = std::next(tensors.begin(), std::ptrdiff_t(index));
+    fill_tensor_info(it->first, it->second, out_info, "inpaint_encoding_tensor");
+  });
+}
+
+inpaint_status inpaint_encoding_find_tensor(const inpaint_encoding* encoding, const char* name,
+                                            inpaint_tensor_info* out_info) {
+  return guarded([&] {
+    require(encoding, "inpaint_encoding_find_tensor", "encoding");
+    require(name, "inpaint_encoding_find_tensor", "name");
+    require(out_info, "inpaint_encoding_find_tensor", "out_info");
+    const inpaint::HostTensor& tensor = encoding->encoding.tensor(name);
+    fill_tensor_info(encoding->encoding.tensors.find(name)->first, tensor, out_info, "inpaint_encoding_find_tensor");
+  });
+}
+
+inpaint_status inpaint_encoding_read_file(const char* path, inpaint_encoding** out_encoding) {
+  return guarded([&] {
+    require(path, "inpaint_encoding_read_file", "path");
+    require(out_encoding, "inpaint_encoding_read_file", "out_encoding");
+    *out_encoding = new_encoding(inpaint::read_safetensors(path));
+  });
+}
+
+inpaint_status inpaint_encoding_write_file(const inpaint_encoding* encoding, const char* path) {
+  return guarded([&] {
+    require(encoding, "inpaint_encoding_write_file", "encoding");
+    require(path, "inpaint_encoding_write_file", "path");
+    inpaint::write_safetensors(path, encoding->encoding);
+  });
+}
+
+inpaint_status inpaint_encoding_to_bytes(const inpaint_encoding* encoding, inpaint_buffer* out) {
+  return guarded([&] {
+    require(encoding, "inpaint_encoding_to_bytes", "encoding");
+    require(out, "inpaint_encoding_to_bytes", "out");
+    std::vector<std::uint8_t> bytes = inpaint::to_safetensors(encoding->encoding);
+    uint8_t* data = allocate(bytes.size());
+    std::memcpy(data, bytes.data(), bytes.size());
+    out->data = data;
+    out->size = bytes.size();
+  });
+}
+
+inpaint_status inpaint_encoding_from_bytes(const uint8_t* bytes, size_t size, inpaint_encoding** out_encoding) {
+  return guarded([&] {
+    if (size) require(bytes, "inpaint_encoding_from_bytes", "bytes");
+    require(out_encoding, "inpaint_encoding_from_bytes", "out_encoding");
+    auto copy = std::make_shared<std::vector<std::uint8_t>>(bytes, bytes + size);
+    *out_encoding = new_encoding(inpaint::parse_safetensors(copy->data(), copy->size(), copy));
+  });
+}
+
+inpaint_status inpaint_pixel_sha256(const inpaint_image* pixels, char** out_sha256) {
+  return guarded([&] {
+    inpaint::ImageView view = image_view(pixels, "inpaint_pixel_sha256", "pixels", 1, 3);
+    require(out_sha256, "inpaint_pixel_sha256", "out_sha256");
+    *out_sha256 = copy_string(inpaint::pixel_sha256(view));
+  });
+}
+
+inpaint_status inpaint_encoding_id(const inpaint_image* pixels, const char* model_id, char** out_id) {
+  return guarded([&] {
+    inpaint::ImageView view = image_view(pixels, "inpaint_encoding_id", "pixels", 1, 3);
+    require(model_id, "inpaint_encoding_id", "model_id");
+    require(out_id, "inpaint_encoding_id", "out_id");
+    *out_id = copy_string(inpaint::encoding_id(view, model_id));
+  });
+}
+
+inpaint_status inpaint_validate_encoding_id(const char* id) {
+  return guarded([&] {
+    require(id, "inpaint_validate_encoding_id", "id");
+    inpaint::validate_encoding_id(id);
+  });
+}
+
+// ---------------------------------------------------------------- encoding stores
+
+inpaint_status inpaint_store_open(const char* spec, inpaint_store** out_store) {
+  return guarded([&] {
+    require(spec, "inpaint_store_open", "spec");
+    require(out_store, "inpaint_store_open", "out_store");
+    auto handle = std::make_unique<inpaint_store>();
+    handle->store = inpaint::open_store(spec);
+    handle->spec = handle->store->spec();
+    *out_store = handle.release();
+  });
+}
+
+void inpaint_store_free(inpaint_store* store) { delete store; }
+
+const char* inpaint_store_spec(const inpaint_store* store) { return store ? store->spec.c_str() : nullptr; }
+
+inpaint_status inpaint_store_exists(inpaint_store* store, const char* id, int* out_exists) {
+  return guarded([&] {
+    require(store, "inpaint_store_exists", "store");
+    require(id, "inpaint_store_exists", "id");
+    require(out_exists, "inpaint_store_exists", "out_exists");
+    *out_exists = store->store->exists(id) ? 1 : 0;
+  });
+}
+
+inpaint_status inpaint_store_get(inpaint_store* store, const char* id, inpaint_encoding** out_encoding) {
+  return guarded([&] {
+    require(store, "inpaint_store_get", "store");
+    require(id, "inpaint_store_get", "id");
+    require(out_encoding, "inpaint_store_get", "out_encoding");
+    std::optional<inpaint::Encoding> found = store->store->get(id);
+    *out_encoding = found ? new_encoding(std::move(*found)) : nullptr;
+  });
+}
+
+inpaint_status inpaint_store_put(inpaint_store* store, const char* id, const inpaint_encoding* encoding) {
+  return guarded([&] {
+    require(store, "inpaint_store_put", "store");
+    require(id, "inpaint_store_put", "id");
+    require(encoding, "inpaint_store_put", "encoding");
+    store->store->put(id, encoding->encoding);
+  });
+}
+
+inpaint_status inpaint_store_remove(inpaint_store* store, const char* id, int* out_removed) {
+  return guarded([&] {
+    require(store, "inpaint_store_remove", "store");
+    require(id, "inpaint_store_remove", "id");
+    bool removed = store->store->remove(id);
+    if (out_removed) *out_removed = removed ? 1 : 0;
+  });
+}
+
+inpaint_status inpaint_store_usage(inpaint_store* store, uint64_t* out_entries, uint64_t* out_bytes) {
+  return guarded([&] {
+    require(store, "inpaint_store_usage", "store");
+    inpaint::StoreUsage usage = store->store->usage();
+    if (out_entries) *out_entries = usage.entries;
+    if (out_bytes) *out_bytes = usage.bytes;
+  });
+}
+
+uint64_t inpaint_store_capacity(const inpaint_store* store) { return store ? store->store->capacity() : 0; }
+
+inpaint_status inpaint_store_ids(inpaint_store* store, char*** out_ids, size_t* out_count) {
+  return guarded([&] {
+    require(store, "inpaint_store_ids", "store");
+    require(out_ids, "inpaint_store_ids", "out_ids");
+    require(out_count, "inpaint_store_ids", "out_count");
+    std::vector<std::string> ids = store->store->ids();
+    char** list = reinterpret_cast<char**>(allocate(sizeof(char*) * (ids.size() ? ids.size() : 1)));
+    std::size_t made = 0;
+    try {
+      for (; made < ids.size(); ++made) list[made] = copy_string(ids[made]);
+    } catch (...) {
+      inpaint_string_list_free(list, made);
+      throw;
+    }
+    *out_ids = list;
+    *out_count = ids.size();
+  });
+}
+
+void inpaint_string_list_free(char** strings, size_t count) {
+  if (!strings) return;
+  for (size_t i = 0; i < count; ++i) std::free(strings[i]);
+  std::free(strings);
+}
+
+void inpaint_store_stats_init(inpaint_store_stats* stats) {
+  if (!stats) return;
+  *stats = inpaint_store_stats{};
+  stats->struct_size = sizeof *stats;
+}
+
+size_t inpaint_store_tier_count(const inpaint_store* store) { return store ? store->store->stats().tiers.size() : 0; }
+
+inpaint_status inpaint_store_stats_get(const inpaint_store* store, size_t tier, inpaint_store_stats* out_stats) {
+  return guarded([&] {
+    require(store, "inpaint_store_stats_get", "store");
+    require(out_stats, "inpaint_store_stats_get", "out_stats");
+    if (out_stats->struct_size == 0 || out_stats->struct_size > sizeof(inpaint_store_stats))
+      invalid("inpaint_store_stats_get: out_stats->struct_size is " + std::to_string(out_stats->struct_size) +
+              ", expected 1.." + std::to_string(sizeof(inpaint_store_stats)) + " (fill it with inpaint_store_stats_init)");
+    inpaint::StoreStats stats = store->store->stats();
+    if (tier > stats.tiers.size())
+      invalid("inpaint_store_stats_get: tier " + std::to_string(tier) + " is out of range (0 = the store, 1.." +
+              std::to_string(stats.tiers.size()) + " its tiers)");
+    inpaint_store_stats all = c_stats(tier == 0 ? stats : stats.tiers[tier - 1]);
+    all.struct_size = out_stats->struct_size;
+    const inpaint_store_stats* from = &all;
+    INPAINT_TAKE(*out_stats, from, hits);
+    INPAINT_TAKE(*out_stats, from, misses);
+    INPAINT_TAKE(*out_stats, from, puts);
+    INPAINT_TAKE(*out_stats, from, removes);
+    INPAINT_TAKE(*out_stats, from, evictions);
+    INPAINT_TAKE(*out_stats, from, corrupt);
+    INPAINT_TAKE(*out_stats, from, errors);
+    if (offsetof(inpaint_store_stats, last_error) + sizeof all.last_error <= out_stats->struct_size)
+      std::memcpy(out_stats->last_error, all.last_error, sizeof all.last_error);
   });
 }
 

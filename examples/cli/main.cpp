@@ -1,9 +1,11 @@
-// The `inpaint` command-line tool: run the pipeline on files, list models, print the version.
+// The `inpaint` command-line tool: run the pipeline on files, list models, manage an encoding
+// store, print the version.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "inpaint/inpaint.hpp"
@@ -108,6 +110,61 @@ int run(const RunArgs& args) {
   return 0;
 }
 
+struct StoreArgs {
+  std::string spec, id, file, out;
+  bool json = false;
+};
+
+[[noreturn]] void no_such_encoding(const StoreArgs& args, inpaint::EncodingStore& store) {
+  throw inpaint::Error(inpaint::ErrorCode::Io, "no encoding '" + args.id + "' in " + store.spec());
+}
+
+int store_ls(const StoreArgs& args) {
+  auto store = inpaint::open_store(args.spec);
+  std::vector<std::string> ids = store->ids();
+  if (args.json) {
+    inpaint::StoreUsage usage = store->usage();
+    std::cout << nlohmann::json{{"store", store->spec()}, {"ids", ids}, {"entries", usage.entries},
+                                {"bytes", usage.bytes}, {"capacity", store->capacity()}}.dump()
+              << std::endl;
+  } else {
+    for (const auto& id : ids) std::cout << id << "\n";
+  }
+  return 0;
+}
+
+int store_get(const StoreArgs& args) {
+  auto store = inpaint::open_store(args.spec);
+  inpaint::validate_encoding_id(args.id);
+  check_writable(args.out);
+  std::optional<inpaint::Encoding> encoding = store->get(args.id);
+  if (!encoding) no_such_encoding(args, *store);
+  inpaint::write_safetensors(args.out, *encoding);
+  return 0;
+}
+
+int store_put(const StoreArgs& args) {
+  auto store = inpaint::open_store(args.spec);
+  inpaint::Encoding encoding = inpaint::read_safetensors(args.file);
+  std::string id = args.id;
+  if (id.empty()) {
+    const inpaint::EncodingMetadata& m = encoding.metadata;
+    if (m.image_sha256.empty() || m.model_id.empty())
+      throw inpaint::Error(inpaint::ErrorCode::InvalidArgument,
+                           "'" + args.file + "' has no image_sha256 and model_id metadata to derive an id from: pass --id");
+    id = inpaint::encoding_id(m.image_sha256, m.model_id);
+  }
+  store->put(id, encoding);
+  std::cout << id << std::endl;
+  return 0;
+}
+
+int store_rm(const StoreArgs& args) {
+  auto store = inpaint::open_store(args.spec);
+  if (!store->remove(args.id)) no_such_encoding(args, *store);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,6 +197,23 @@ int main(int argc, char** argv) {
 
   auto* models_cmd = app.add_subcommand("models", "List the registered models");
 
+  StoreArgs store_args;
+  auto* store_cmd = app.add_subcommand("store", "Manage an encoding store (a directory, Redis, ...)");
+  store_cmd->require_subcommand(1);
+  const std::string spec_help =
+      "Store spec: dir:path=DIR[,capacity=10GB], redis://HOST:PORT/DB?prefix=P, memory:..., or tiers joined by |";
+  auto* ls_cmd = store_cmd->add_subcommand("ls", "List the stored ids");
+  auto* get_cmd = store_cmd->add_subcommand("get", "Write a stored encoding to a safetensors file");
+  auto* put_cmd = store_cmd->add_subcommand("put", "Store a safetensors file; prints its id");
+  auto* rm_cmd = store_cmd->add_subcommand("rm", "Remove a stored encoding");
+  for (auto* cmd : {ls_cmd, get_cmd, put_cmd, rm_cmd}) cmd->add_option("--store", store_args.spec, spec_help)->required();
+  ls_cmd->add_flag("--json", store_args.json, "Print one JSON object: ids, entries, bytes, capacity");
+  get_cmd->add_option("--id", store_args.id, "Encoding id")->required();
+  get_cmd->add_option("--out", store_args.out, "Output .safetensors file")->required();
+  put_cmd->add_option("--file", store_args.file, "Input .safetensors file")->required();
+  put_cmd->add_option("--id", store_args.id, "Id to store it under (default: from its image_sha256 and model_id)");
+  rm_cmd->add_option("--id", store_args.id, "Encoding id")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -152,6 +226,10 @@ int main(int argc, char** argv) {
       for (const auto& info : inpaint::default_registry().list()) std::cout << info.name << "\t" << info.description << "\n";
       return 0;
     }
+    if (*ls_cmd) return store_ls(store_args);
+    if (*get_cmd) return store_get(store_args);
+    if (*put_cmd) return store_put(store_args);
+    if (*rm_cmd) return store_rm(store_args);
     return run(args);
   } catch (const inpaint::Error& e) {
     std::cerr << "inpaint: error: " << e.what() << std::endl;

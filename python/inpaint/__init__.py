@@ -9,12 +9,19 @@ Images are numpy uint8 arrays, RGB (height, width, 3); masks are (height, width)
 and 0 = keep. Inputs must be C-contiguous uint8 (nothing is converted or copied silently);
 outputs own their memory. Native work runs with the GIL released, so threads run requests
 concurrently. Every failure raises a subclass of inpaint.Error.
+
+Encodings (an image encoder's feature tensors) are kept in stores:
+
+    store = inpaint.Store("memory:capacity=1GB|dir:path=/var/cache/enc|redis://cache:6379")
+    key = inpaint.encoding_id(pixels, "sam3")
+    encoding = store.get(key)                 # None on a miss; tensors are numpy views
 """
 
 from ._core import (
     CancelledError,
     DecodedImage,
     DecodeError,
+    Encoding,
     Error,
     FileError,
     InternalError,
@@ -23,7 +30,9 @@ from ._core import (
     ParseError,
     Prompt,
     Result,
+    Store,
     TooLargeError,
+    UnavailableError,
     UnknownModelError,
     __version__,
     build_prompt,
@@ -33,20 +42,26 @@ from ._core import (
     decode_mask,
     default_model_spec,
     encode,
+    encoding_id,
     feather_mask,
     fill,
     mask_bounds,
     models,
+    pixel_sha256,
     read_file,
+    read_safetensors,
     run,
+    validate_encoding_id,
     version,
     write_file_atomic,
+    write_safetensors,
 )
 
 __all__ = [
     "CancelledError",
     "DecodedImage",
     "DecodeError",
+    "Encoding",
     "Error",
     "FileError",
     "InternalError",
@@ -55,7 +70,9 @@ __all__ = [
     "ParseError",
     "Prompt",
     "Result",
+    "Store",
     "TooLargeError",
+    "UnavailableError",
     "UnknownModelError",
     "__version__",
     "build_prompt",
@@ -65,12 +82,17 @@ __all__ = [
     "decode_mask",
     "default_model_spec",
     "encode",
+    "encoding_id",
     "feather_mask",
     "fill",
     "mask_bounds",
     "models",
+    "pixel_sha256",
     "read_file",
+    "read_safetensors",
     "run",
+    "validate_encoding_id",
     "version",
     "write_file_atomic",
+    "write_safetensors",
 ]

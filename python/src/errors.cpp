@@ -23,7 +23,7 @@ const ErrorClass kErrorClasses[] = {
     {ErrorCode::InvalidArgument, "InvalidArgumentError", PyExc_ValueError,
      "A parameter is out of range or inconsistent (a wrong shape, an unknown option value)."},
     {ErrorCode::Decode, "DecodeError", PyExc_ValueError,
-     "The bytes are not a readable image: empty, truncated, or not a PNG or JPEG."},
+     "The bytes are not a readable image (PNG or JPEG) or safetensors file: empty, truncated, malformed."},
     {ErrorCode::TooLarge, "TooLargeError", PyExc_ValueError,
      "An image exceeds the pixel limit (max_pixels); raised before its pixels are allocated."},
     {ErrorCode::Io, "FileError", PyExc_OSError, "A file cannot be read or written."},
@@ -32,6 +32,8 @@ const ErrorClass kErrorClasses[] = {
     {ErrorCode::Parse, "ParseError", PyExc_ValueError, "Malformed JSON or a malformed model spec."},
     {ErrorCode::Cancelled, "CancelledError", nullptr, "The caller asked the operation to stop."},
     {ErrorCode::Internal, "InternalError", nullptr, "A bug or an unexpected failure inside the library."},
+    {ErrorCode::Unavailable, "UnavailableError", PyExc_ConnectionError,
+     "A service the call needs (Redis) cannot be reached or stopped answering."},
 };
 
 // Indexed by the ErrorCode value; the module holds the classes for the life of the process.

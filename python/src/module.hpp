@@ -12,5 +12,6 @@ void bind_masks(py::module_& m);     // masks.cpp: clean, feather, bounds
 void bind_prompts(py::module_& m);   // prompts.cpp: prompt builder, label-wait policy
 void bind_models(py::module_& m);    // models.cpp: registry and Model
 void bind_pipeline(py::module_& m);  // pipeline.cpp: fill and run
+void bind_store(py::module_& m);     // store.cpp: encodings, safetensors, stores
 
 }  // namespace inpaint::python

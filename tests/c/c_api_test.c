@@ -221,8 +221,9 @@ static void test_basics(void) {
   CHECK(strcmp(inpaint_status_name(INPAINT_OK), "ok") == 0);
   CHECK(strcmp(inpaint_status_name(INPAINT_ERR_TOO_LARGE), "too_large") == 0);
   CHECK(strcmp(inpaint_status_name(INPAINT_ERR_OUT_OF_MEMORY), "out_of_memory") == 0);
+  CHECK(strcmp(inpaint_status_name(INPAINT_ERR_UNAVAILABLE), "unavailable") == 0);
   CHECK(strcmp(inpaint_status_name((inpaint_status)99), "unknown") == 0);
-  for (i = 0; i <= INPAINT_ERR_OUT_OF_MEMORY; ++i)
+  for (i = 0; i <= INPAINT_ERR_UNAVAILABLE; ++i)
     for (j = 0; j < i; ++j)
       CHECK(strcmp(inpaint_status_name((inpaint_status)i), inpaint_status_name((inpaint_status)j)) != 0);
   CHECK(inpaint_last_error() != NULL && inpaint_last_error()[0] == '\0');
@@ -239,6 +240,12 @@ static void test_basics(void) {
     inpaint_result_free(NULL);
     inpaint_model_free(NULL);
     inpaint_decode_params_init(NULL);
+    inpaint_encoding_free(NULL);
+    inpaint_store_free(NULL);
+    inpaint_string_list_free(NULL, 3);
+    inpaint_encoding_metadata_init(NULL);
+    inpaint_tensor_info_init(NULL);
+    inpaint_store_stats_init(NULL);
   }
 }
 
@@ -1007,6 +1014,207 @@ static void test_real_photo(const inpaint_model *model, const char *data_dir) {
   CHECK(file_exists(in_dir("grass_out.jpg")) && file_exists(in_dir("grass_preview.jpg")));
 }
 
+
+/* ---------------------------------------------------------------- encodings and stores */
+
+/* An encoding with a F32 [2, 3] "embed", a BF16 [4] "low" (raw 16-bit words) and a BOOL scalar. */
+static inpaint_encoding *make_encoding(float base) {
+  inpaint_encoding *encoding = NULL;
+  inpaint_encoding_metadata metadata;
+  float embed[6];
+  uint16_t low[4] = {0x3f80, 0x4000, 0x4040, 0x4080}; /* 1, 2, 3, 4 in bfloat16 */
+  uint8_t flag = 1;
+  int64_t embed_shape[2] = {2, 3}, low_shape[1] = {4};
+  int i;
+  for (i = 0; i < 6; ++i) embed[i] = base + (float)i;
+  inpaint_encoding_metadata_init(&metadata);
+  metadata.model_id = "sam-c";
+  metadata.dtype = "F32";
+  metadata.original_width = 640;
+  metadata.original_height = 480;
+  metadata.created_at = 1764000000;
+  CHECK_OK(inpaint_encoding_create(&metadata, &encoding));
+  if (!encoding) return NULL;
+  CHECK_OK(inpaint_encoding_add_tensor(encoding, "embed", INPAINT_DTYPE_F32, embed_shape, 2, embed, sizeof embed));
+  CHECK_OK(inpaint_encoding_add_tensor(encoding, "low", INPAINT_DTYPE_BF16, low_shape, 1, low, sizeof low));
+  CHECK_OK(inpaint_encoding_add_tensor(encoding, "flag", INPAINT_DTYPE_BOOL, NULL, 0, &flag, 1));
+  return encoding;
+}
+
+static float first_embed_value(const inpaint_encoding *encoding) {
+  inpaint_tensor_info info;
+  float value = -1;
+  inpaint_tensor_info_init(&info);
+  if (inpaint_encoding_find_tensor(encoding, "embed", &info) == INPAINT_OK && info.size >= sizeof value)
+    memcpy(&value, info.data, sizeof value);
+  return value;
+}
+
+static void test_encodings(void) {
+  inpaint_encoding *encoding = make_encoding(10), *back = NULL, *untouched = (inpaint_encoding *)&g_dir;
+  inpaint_tensor_info info;
+  inpaint_encoding_metadata metadata;
+  inpaint_buffer bytes = {NULL, 0};
+  int64_t shape[2] = {2, 2};
+  float four[4] = {0, 0, 0, 0};
+  char *id = NULL, *id_again = NULL, *sha = NULL;
+  inpaint_image photo = view(g_photo, W, H, 3);
+
+  CHECK(strcmp(inpaint_dtype_name(INPAINT_DTYPE_BF16), "BF16") == 0);
+  CHECK(strcmp(inpaint_dtype_name(INPAINT_DTYPE_F8_E4M3), "F8_E4M3") == 0);
+  CHECK(strcmp(inpaint_dtype_name((inpaint_dtype)99), "unknown") == 0);
+  CHECK(inpaint_dtype_size(INPAINT_DTYPE_F64) == 8 && inpaint_dtype_size(INPAINT_DTYPE_BOOL) == 1);
+  CHECK(inpaint_dtype_size((inpaint_dtype)-1) == 0);
+  if (!encoding) return;
+
+  /* Wrong sizes, names and dtypes are refused, naming the problem. */
+  CHECK_STATUS(inpaint_encoding_add_tensor(encoding, "x", INPAINT_DTYPE_F32, shape, 2, four, 15),
+               INPAINT_ERR_INVALID_ARGUMENT, "needs 16 bytes, got 15");
+  CHECK_STATUS(inpaint_encoding_add_tensor(encoding, "__metadata__", INPAINT_DTYPE_F32, shape, 2, four, 16),
+               INPAINT_ERR_INVALID_ARGUMENT, "__metadata__");
+  CHECK_STATUS(inpaint_encoding_add_tensor(encoding, "x", (inpaint_dtype)42, shape, 2, four, 16),
+               INPAINT_ERR_INVALID_ARGUMENT, "dtype 42");
+  CHECK_STATUS(inpaint_encoding_add_tensor(encoding, "x", INPAINT_DTYPE_F32, NULL, 2, four, 16),
+               INPAINT_ERR_INVALID_ARGUMENT, "shape is NULL");
+  CHECK(inpaint_encoding_tensor_count(encoding) == 3);
+  CHECK(inpaint_encoding_tensor_count(NULL) == 0);
+
+  inpaint_tensor_info_init(&info);
+  CHECK_OK(inpaint_encoding_tensor(encoding, 0, &info)); /* sorted by name: embed, flag, low */
+  CHECK(strcmp(info.name, "embed") == 0 && info.dtype == INPAINT_DTYPE_F32 && info.ndim == 2 && info.shape[1] == 3 &&
+        info.size == 24);
+  CHECK_OK(inpaint_encoding_tensor(encoding, 1, &info));
+  CHECK(strcmp(info.name, "flag") == 0 && info.ndim == 0 && info.size == 1);
+  CHECK_STATUS(inpaint_encoding_tensor(encoding, 3, &info), INPAINT_ERR_INVALID_ARGUMENT, "out of range");
+  CHECK_STATUS(inpaint_encoding_find_tensor(encoding, "nope", &info), INPAINT_ERR_INVALID_ARGUMENT, "embed, flag, low");
+  CHECK(first_embed_value(encoding) == 10.0f);
+
+  inpaint_encoding_metadata_init(&metadata);
+  CHECK_OK(inpaint_encoding_get_metadata(encoding, &metadata));
+  CHECK(strcmp(metadata.model_id, "sam-c") == 0 && metadata.original_width == 640 && metadata.created_at == 1764000000 &&
+        metadata.format_version == 1 && strcmp(metadata.preprocessing, "") == 0);
+
+  /* A file round trip, and the bytes. */
+  CHECK_OK(inpaint_encoding_write_file(encoding, in_dir("enc.safetensors")));
+  CHECK_OK(inpaint_encoding_read_file(in_dir("enc.safetensors"), &back));
+  CHECK(back != NULL && first_embed_value(back) == 10.0f && inpaint_encoding_tensor_count(back) == 3);
+  inpaint_encoding_free(back);
+  back = NULL;
+  CHECK_OK(inpaint_encoding_to_bytes(encoding, &bytes));
+  CHECK(bytes.size > 8 && bytes.data[0] % 8 == 0); /* the header is padded to 8 bytes */
+  CHECK_OK(inpaint_encoding_from_bytes(bytes.data, bytes.size, &back));
+  CHECK(back != NULL && first_embed_value(back) == 10.0f);
+  inpaint_encoding_free(back);
+  back = untouched;
+
+  /* Malformed input: a clear status, and the output left alone. */
+  CHECK_STATUS(inpaint_encoding_from_bytes(bytes.data, bytes.size - 1, &back), INPAINT_ERR_DECODE,
+               "buffer end must equal the file length");
+  CHECK_STATUS(inpaint_encoding_from_bytes(bytes.data, 0, &back), INPAINT_ERR_DECODE, "shorter than the 8-byte");
+  CHECK(back == untouched);
+  {
+    FILE *file = fopen(in_dir("truncated.safetensors"), "wb");
+    if (file) {
+      fwrite(bytes.data, 1, bytes.size / 2, file);
+      fclose(file);
+    }
+    file = fopen(in_dir("empty.safetensors"), "wb");
+    if (file) fclose(file);
+  }
+  CHECK_STATUS(inpaint_encoding_read_file(in_dir("truncated.safetensors"), &back), INPAINT_ERR_DECODE, "truncated.safetensors");
+  CHECK_STATUS(inpaint_encoding_read_file(in_dir("empty.safetensors"), &back), INPAINT_ERR_DECODE, "0 bytes");
+  CHECK_STATUS(inpaint_encoding_read_file(in_dir("absent.safetensors"), &back), INPAINT_ERR_IO, "absent.safetensors");
+  CHECK(back == untouched);
+  inpaint_buffer_free(&bytes);
+
+  /* Ids: from the pixels and the model; caller ids are validated. */
+  CHECK_OK(inpaint_encoding_id(&photo, "sam-c", &id));
+  CHECK_OK(inpaint_encoding_id(&photo, "sam-c", &id_again));
+  CHECK(id && id_again && strlen(id) == 64 && strcmp(id, id_again) == 0);
+  inpaint_string_free(id_again);
+  CHECK_OK(inpaint_encoding_id(&photo, "sam-d", &id_again));
+  CHECK(id_again && strcmp(id, id_again) != 0);
+  CHECK_OK(inpaint_pixel_sha256(&photo, &sha));
+  CHECK(sha && strlen(sha) == 64);
+  CHECK_OK(inpaint_validate_encoding_id(id));
+  CHECK_STATUS(inpaint_validate_encoding_id("a/../../etc/passwd"), INPAINT_ERR_INVALID_ARGUMENT, "[A-Za-z0-9._-]");
+  CHECK_STATUS(inpaint_validate_encoding_id(".hidden"), INPAINT_ERR_INVALID_ARGUMENT, "dot");
+  CHECK_STATUS(inpaint_encoding_id(&photo, "", &id_again), INPAINT_ERR_INVALID_ARGUMENT, "model id");
+  inpaint_string_free(id);
+  inpaint_string_free(id_again);
+  inpaint_string_free(sha);
+  inpaint_encoding_free(encoding);
+}
+
+static void test_stores(void) {
+  inpaint_store *store = NULL, *tiered = NULL, *untouched = (inpaint_store *)&g_dir;
+  inpaint_encoding *encoding = make_encoding(1), *got = NULL;
+  inpaint_store_stats stats;
+  char spec[512], **ids = NULL;
+  size_t count = 0;
+  uint64_t entries = 0, bytes = 0;
+  int exists = -1, removed = -1;
+
+  CHECK_STATUS(inpaint_store_open("tape:x=1", &store), INPAINT_ERR_PARSE, "unknown store 'tape'");
+  CHECK_STATUS(inpaint_store_open("memory:capacty=1MB", &store), INPAINT_ERR_INVALID_ARGUMENT, "capacty");
+  CHECK(store == NULL);
+  snprintf(spec, sizeof spec, "dir:path=%s,capacity=1MB,fsync=0", in_dir("store"));
+  CHECK_OK(inpaint_store_open(spec, &store));
+  if (!store || !encoding) {
+    inpaint_encoding_free(encoding);
+    return;
+  }
+  CHECK(inpaint_store_capacity(store) == 1000000);
+  CHECK(strstr(inpaint_store_spec(store), "dir:path=") != NULL);
+  CHECK_OK(inpaint_store_get(store, "a", &got));
+  CHECK(got == NULL); /* a miss */
+  CHECK_OK(inpaint_store_put(store, "a", encoding));
+  CHECK_OK(inpaint_store_exists(store, "a", &exists));
+  CHECK(exists == 1);
+  CHECK(file_exists(in_dir("store/a.safetensors")));
+  CHECK_OK(inpaint_store_get(store, "a", &got));
+  CHECK(got != NULL && first_embed_value(got) == 1.0f);
+  inpaint_encoding_free(got);
+  CHECK_OK(inpaint_store_usage(store, &entries, &bytes));
+  CHECK(entries == 1 && bytes > 24);
+  CHECK_OK(inpaint_store_ids(store, &ids, &count));
+  CHECK(count == 1 && ids && strcmp(ids[0], "a") == 0);
+  inpaint_string_list_free(ids, count);
+  CHECK_STATUS(inpaint_store_put(store, "x/../a", encoding), INPAINT_ERR_INVALID_ARGUMENT, "[A-Za-z0-9._-]");
+  CHECK_STATUS(inpaint_store_get(store, NULL, &got), INPAINT_ERR_INVALID_ARGUMENT, "id is NULL");
+  inpaint_store_stats_init(&stats);
+  CHECK_OK(inpaint_store_stats_get(store, 0, &stats));
+  CHECK(stats.hits == 1 && stats.misses == 1 && stats.puts == 1);
+  CHECK_STATUS(inpaint_store_stats_get(store, 1, &stats), INPAINT_ERR_INVALID_ARGUMENT, "out of range");
+  CHECK_OK(inpaint_store_remove(store, "a", &removed));
+  CHECK(removed == 1);
+  CHECK_OK(inpaint_store_remove(store, "a", &removed));
+  CHECK(removed == 0);
+  inpaint_store_free(store);
+
+  /* A Redis that is not there: UNAVAILABLE alone, skipped inside tiers. */
+  CHECK_OK(inpaint_store_open("redis://127.0.0.1:1?timeout_ms=200", &store));
+  got = (inpaint_encoding *)untouched;
+  CHECK_STATUS(inpaint_store_get(store, "a", &got), INPAINT_ERR_UNAVAILABLE, "127.0.0.1:1");
+  CHECK(got == (inpaint_encoding *)untouched);
+  inpaint_store_free(store);
+  CHECK_OK(inpaint_store_open("memory:capacity=1MB|redis://127.0.0.1:1?timeout_ms=200", &tiered));
+  if (tiered) {
+    CHECK(inpaint_store_tier_count(tiered) == 2);
+    CHECK_OK(inpaint_store_put(tiered, "t", encoding));
+    CHECK_OK(inpaint_store_get(tiered, "t", &got));
+    CHECK(got != NULL && got != (inpaint_encoding *)untouched);
+    if (got != (inpaint_encoding *)untouched) inpaint_encoding_free(got);
+    CHECK_OK(inpaint_store_stats_get(tiered, 2, &stats));
+    CHECK(stats.errors >= 1 && strstr(stats.last_error, "redis") != NULL);
+    CHECK_OK(inpaint_store_stats_get(tiered, 1, &stats));
+    CHECK(stats.errors == 0 && stats.hits == 1);
+  }
+  inpaint_store_free(tiered);
+  (void)untouched;
+  inpaint_encoding_free(encoding);
+}
+
 int main(int argc, char **argv) {
   inpaint_model *model = NULL;
 
@@ -1030,6 +1238,8 @@ int main(int argc, char **argv) {
   test_prompts();
   test_label_wait();
   test_models();
+  test_encodings();
+  test_stores();
   CHECK_OK(inpaint_model_create(NULL, &model));
   if (model) {
     test_pipeline(model);

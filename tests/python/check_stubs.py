@@ -158,6 +158,8 @@ def compare_members(where, actual, declared, core, problems):
         problems.append(f"{where}{name}: in the stub, missing from the module")
     for name in sorted(set(actual) & set(declared)):
         value, node = actual[name], declared[name]
+        if isinstance(value, staticmethod):
+            value = value.__func__  # its own __doc__ is staticmethod's, not the signature
         kind, expected = module_kind(value), stub_kind(node)
         if kind != expected:
             problems.append(f"{where}{name}: the module has a {kind}, the stub a {expected}")

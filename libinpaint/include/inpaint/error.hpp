@@ -10,13 +10,15 @@ namespace inpaint {
 // The values are mirrored by the C API's inpaint_status and Python's exception classes.
 enum class ErrorCode {
   InvalidArgument = 1,  // a parameter is out of range or inconsistent
-  Decode = 2,           // bytes are not a readable image (empty, truncated, not an image)
+  Decode = 2,           // bytes are not a readable image or safetensors file (empty, truncated, malformed)
   TooLarge = 3,         // an image exceeds the configured pixel limit
   Io = 4,               // a file cannot be read or written
   UnknownModel = 5,     // a model spec names nothing in the registry
   Parse = 6,            // malformed JSON or spec string
   Cancelled = 7,        // the caller asked to stop
   Internal = 8,         // a bug or an unexpected failure in a dependency
+  // 9 is the C API's INPAINT_ERR_OUT_OF_MEMORY (std::bad_alloc inside C++).
+  Unavailable = 10,     // a service (Redis) cannot be reached or stopped answering
 };
 
 INPAINT_CXX_API const char* error_code_name(ErrorCode code) noexcept;

@@ -14,6 +14,7 @@ const char* error_code_name(ErrorCode code) noexcept {
     case ErrorCode::Parse: return "parse";
     case ErrorCode::Cancelled: return "cancelled";
     case ErrorCode::Internal: return "internal";
+    case ErrorCode::Unavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -1,0 +1,360 @@
+// safetensors read and write, with the reference implementation's validation rules.
+#include "store/safetensors.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "inpaint/error.hpp"
+
+namespace inpaint {
+
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void malformed(const std::string& message) { throw Error(ErrorCode::Decode, "safetensors: " + message); }
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Known metadata keys and where they go.
+const char* const kModelId = "model_id";
+const char* const kModelChecksum = "model_checksum";
+const char* const kPreprocessing = "preprocessing";
+const char* const kDtype = "dtype";
+const char* const kImageSha = "image_sha256";
+const char* const kWidth = "original_width";
+const char* const kHeight = "original_height";
+const char* const kCreatedAt = "created_at";
+const char* const kFormatVersion = "format_version";
+
+json metadata_json(const EncodingMetadata& m) {
+  json j = json::object();
+  for (const auto& [key, value] : m.extra) j[key] = value;
+  j[kModelId] = m.model_id;
+  j[kModelChecksum] = m.model_checksum;
+  j[kPreprocessing] = m.preprocessing;
+  j[kDtype] = m.dtype;
+  j[kImageSha] = m.image_sha256;
+  j[kWidth] = std::to_string(m.original_width);
+  j[kHeight] = std::to_string(m.original_height);
+  j[kCreatedAt] = std::to_string(m.created_at);
+  j[kFormatVersion] = std::to_string(m.format_version);
+  return j;
+}
+
+std::int64_t metadata_integer(const std::string& key, const std::string& value) {
+  std::size_t used = 0;
+  long long number = 0;
+  try {
+    number = std::stoll(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != value.size()) malformed("__metadata__." + key + " must be an integer, got '" + value + "'");
+  return number;
+}
+
+EncodingMetadata metadata_from(const std::map<std::string, std::string>& pairs) {
+  EncodingMetadata m;
+  m.format_version = 0;  // absent in files not written by us
+  for (const auto& [key, value] : pairs) {
+    if (key == kModelId) m.model_id = value;
+    else if (key == kModelChecksum) m.model_checksum = value;
+    else if (key == kPreprocessing) m.preprocessing = value;
+    else if (key == kDtype) m.dtype = value;
+    else if (key == kImageSha) m.image_sha256 = value;
+    else if (key == kWidth) m.original_width = int(metadata_integer(key, value));
+    else if (key == kHeight) m.original_height = int(metadata_integer(key, value));
+    else if (key == kCreatedAt) m.created_at = metadata_integer(key, value);
+    else if (key == kFormatVersion) m.format_version = int(metadata_integer(key, value));
+    else m.extra[key] = value;
+  }
+  return m;
+}
+
+void check_tensor_name(const std::string& name) {
+  if (name.empty()) throw Error(ErrorCode::InvalidArgument, "safetensors: a tensor name is empty");
+  if (name == "__metadata__") throw Error(ErrorCode::InvalidArgument, "safetensors: '__metadata__' is reserved, not a tensor name");
+}
+
+// JSON with duplicate keys is refused (nlohmann would keep the last one silently).
+json parse_header_json(const char* text, std::size_t size) {
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  auto callback = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+    else if (event == json::parse_event_t::object_end) open_objects.pop_back();
+    else if (event == json::parse_event_t::key && !open_objects.back().insert(parsed.get<std::string>()).second &&
+             duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
+  json header;
+  try {
+    header = json::parse(text, text + size, callback);
+  } catch (const json::exception& e) {
+    malformed(std::string("header is not valid UTF-8 JSON: ") + e.what());
+  }
+  if (!duplicate.empty()) malformed("header has the key '" + duplicate + "' twice");
+  return header;
+}
+
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::uint64_t begin, end;
+};
+
+Entry parse_entry(const std::string& name, const json& info) {
+  auto bad = [&](const std::string& rule) { malformed("tensor '" + name + "': " + rule); };
+  if (!info.is_object()) bad("entry must be an object with dtype, shape and data_offsets");
+  for (const char* field : {"dtype", "shape", "data_offsets"})
+    if (!info.contains(field)) bad(std::string("missing '") + field + "'");
+  Entry e{name, DType::U8, {}, 0, 0};
+  if (!info["dtype"].is_string()) bad("dtype must be a string");
+  try {
+    e.dtype = parse_dtype(info["dtype"].get<std::string>());
+  } catch (const Error& error) {
+    bad(error.what());
+  }
+  const json& shape = info["shape"];
+  if (!shape.is_array()) bad("shape must be an array");
+  for (const json& dim : shape) {
+    if (!dim.is_number_unsigned() || dim.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max()))
+      bad("shape " + shape.dump() + " must hold non-negative integers");
+    e.shape.push_back(dim.get<std::int64_t>());
+  }
+  const json& offsets = info["data_offsets"];
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+    bad("data_offsets must be [begin, end] with non-negative integers, got " + offsets.dump());
+  e.begin = offsets[0].get<std::uint64_t>();
+  e.end = offsets[1].get<std::uint64_t>();
+  if (e.end < e.begin) bad("data_offsets " + offsets.dump() + " end before they begin");
+  std::size_t expected = 0;
+  try {
+    expected = HostTensor::byte_size(e.dtype, e.shape);
+  } catch (const Error&) {
+    bad("shape " + shape_text(e.shape) + " of " + dtype_name(e.dtype) + " overflows 64 bits");
+  }
+  if (e.end - e.begin != expected)
+    bad("data_offsets " + offsets.dump() + " span " + std::to_string(e.end - e.begin) + " bytes but shape " +
+        shape_text(e.shape) + " of " + dtype_name(e.dtype) + " needs " + std::to_string(expected));
+  return e;
+}
+
+std::string temp_path_for(const std::string& path) {
+  static std::atomic<unsigned> counter{0};
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  auto slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  return dir + ".tmp-" + base + "." + std::to_string(::getpid()) + "." + std::to_string(counter++) + "." +
+         std::to_string(random() % 1000000007);
+}
+
+void write_all(int fd, const std::uint8_t* data, std::size_t size, const std::string& path) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, std::min<std::size_t>(size, 1u << 30));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw Error(ErrorCode::Io, "cannot write '" + path + "': " + errno_text());
+    data += n;
+    size -= std::size_t(n);
+  }
+}
+
+}  // namespace
+
+const HostTensor& Encoding::tensor(const std::string& name) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) {
+    std::string names;
+    for (const auto& [n, t] : tensors) names += (names.empty() ? "" : ", ") + n;
+    throw Error(ErrorCode::InvalidArgument, "encoding has no tensor '" + name + "' (it has: " + names + ")");
+  }
+  return it->second;
+}
+
+std::size_t Encoding::nbytes() const {
+  std::size_t total = 0;
+  for (const auto& [name, t] : tensors) total += t.nbytes();
+  return total;
+}
+
+namespace detail {
+
+SafetensorsLayout safetensors_layout(const Encoding& encoding) {
+  SafetensorsLayout layout;
+  for (const auto& entry : encoding.tensors) check_tensor_name(entry.first);
+  // Larger elements first keeps every tensor aligned to its element size (the data starts at
+  // a multiple of 8); ties by name (std::map order, kept by stable_sort).
+  std::vector<std::pair<std::string, const HostTensor*>> order;
+  for (const auto& [name, tensor] : encoding.tensors) order.emplace_back(name, &tensor);
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    return dtype_size(a.second->dtype()) > dtype_size(b.second->dtype());
+  });
+  json header = json::object();
+  header["__metadata__"] = metadata_json(encoding.metadata);
+  std::uint64_t offset = 0;
+  for (const auto& [name, tensor] : order) {
+    if (tensor->nbytes() != HostTensor::byte_size(tensor->dtype(), tensor->shape()))
+      throw Error(ErrorCode::InvalidArgument, "tensor '" + name + "': bytes do not match its shape");
+    header[name] = {{"dtype", dtype_name(tensor->dtype())},
+                    {"shape", tensor->shape()},
+                    {"data_offsets", {offset, offset + tensor->nbytes()}}};
+    offset += tensor->nbytes();
+    layout.tensors.push_back(tensor);
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // the reference pads with spaces
+  std::uint64_t n = text.size();
+  layout.head.resize(8);
+  for (int i = 0; i < 8; ++i) layout.head[i] = char((n >> (8 * i)) & 0xff);
+  layout.head += text;
+  layout.total = layout.head.size() + offset;
+  return layout;
+}
+
+void write_safetensors_atomic(const std::string& path, const Encoding& encoding, bool fsync) {
+  SafetensorsLayout layout = safetensors_layout(encoding);
+  std::string temp = temp_path_for(path);
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);  // the umask decides
+  if (fd < 0) throw Error(ErrorCode::Io, "cannot create '" + temp + "': " + errno_text());
+  try {
+    write_all(fd, reinterpret_cast<const std::uint8_t*>(layout.head.data()), layout.head.size(), temp);
+    for (const HostTensor* t : layout.tensors) write_all(fd, t->data(), t->nbytes(), temp);
+    if (fsync && ::fsync(fd) != 0) throw Error(ErrorCode::Io, "cannot flush '" + temp + "': " + errno_text());
+    if (::close(fd) != 0) {
+      fd = -1;
+      throw Error(ErrorCode::Io, "cannot close '" + temp + "': " + errno_text());
+    }
+    fd = -1;
+    // Renaming over an existing file makes ext4 (auto_da_alloc) start writing the new data back
+    // right away, which triples the time of a save meant for the page cache. Without fsync the
+    // caller gave up crash durability, so drop the old file first: a reader meanwhile sees a miss,
+    // never a partial file.
+    if (!fsync) ::unlink(path.c_str());
+    if (::rename(temp.c_str(), path.c_str()) != 0)
+      throw Error(ErrorCode::Io, "cannot rename '" + temp + "' to '" + path + "': " + errno_text());
+  } catch (...) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(temp.c_str());
+    throw;
+  }
+}
+
+std::optional<Encoding> try_map_safetensors(const std::string& path, struct stat* file_stat) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return std::nullopt;
+  if (fd < 0) throw Error(ErrorCode::Io, "cannot open '" + path + "': " + errno_text());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int saved = errno;
+    ::close(fd);
+    throw Error(ErrorCode::Io, "cannot stat '" + path + "': " + std::strerror(saved));
+  }
+  if (file_stat) *file_stat = st;
+  std::size_t size = std::size_t(st.st_size);
+  if (size < 8) {
+    ::close(fd);
+    throw Error(ErrorCode::Decode, "'" + path + "': safetensors: file is " + std::to_string(size) +
+                                       " bytes, shorter than the 8-byte header length");
+  }
+  // MAP_POPULATE: the caller reads every byte anyway; faulting the pages in one go is cheaper.
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  ::close(fd);  // the mapping keeps the file
+  if (map == MAP_FAILED) throw Error(ErrorCode::Io, "cannot map '" + path + "': " + errno_text());
+  std::shared_ptr<const void> owner(map, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+  try {
+    return parse_safetensors(static_cast<const std::uint8_t*>(map), size, owner);
+  } catch (const Error& e) {
+    throw Error(e.code(), "'" + path + "': " + e.what());
+  }
+}
+
+}  // namespace detail
+
+std::size_t safetensors_size(const Encoding& encoding) { return detail::safetensors_layout(encoding).total; }
+
+std::vector<std::uint8_t> to_safetensors(const Encoding& encoding) {
+  detail::SafetensorsLayout layout = detail::safetensors_layout(encoding);
+  std::vector<std::uint8_t> out;
+  out.reserve(layout.total);
+  out.insert(out.end(), layout.head.begin(), layout.head.end());
+  for (const HostTensor* t : layout.tensors) out.insert(out.end(), t->data(), t->data() + t->nbytes());
+  return out;
+}
+
+Encoding parse_safetensors(const std::uint8_t* bytes, std::size_t size, std::shared_ptr<const void> owner) {
+  if (size < 8) malformed("file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length");
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= std::uint64_t(bytes[i]) << (8 * i);
+  if (n > kMaxSafetensorsHeader)
+    malformed("header length " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxSafetensorsHeader) + " bytes");
+  if (n > size - 8)
+    malformed("header length " + std::to_string(n) + " points past the end of the " + std::to_string(size) + "-byte file");
+  const char* text = reinterpret_cast<const char*>(bytes + 8);
+  if (n == 0 || text[0] != '{') malformed("header must be a JSON object starting with '{'");
+  json header = parse_header_json(text, std::size_t(n));
+  if (!header.is_object()) malformed("header must be a JSON object");
+
+  Encoding encoding;
+  std::vector<Entry> entries;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      if (!it.value().is_object()) malformed("__metadata__ must be an object of strings");
+      std::map<std::string, std::string> pairs;
+      for (auto m = it.value().begin(); m != it.value().end(); ++m) {
+        if (!m.value().is_string()) malformed("__metadata__." + m.key() + " must be a string, got " + m.value().dump());
+        pairs[m.key()] = m.value().get<std::string>();
+      }
+      encoding.metadata = metadata_from(pairs);
+      continue;
+    }
+    if (it.key().empty()) malformed("a tensor name is empty");
+    entries.push_back(parse_entry(it.key(), it.value()));
+  }
+  // The data must be exactly the tensors, back to back from 0: no holes, no overlaps.
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::uint64_t expected_begin = 0;
+  for (const Entry& e : entries) {
+    if (e.begin != expected_begin)
+      malformed("tensor '" + e.name + "': data_offsets begin at " + std::to_string(e.begin) + ", expected " +
+                std::to_string(expected_begin) + (e.begin > expected_begin ? " (a hole before it)" : " (it overlaps the previous tensor)"));
+    expected_begin = e.end;
+  }
+  const std::uint64_t data_size = size - 8 - n;
+  if (expected_begin != data_size)
+    malformed("the tensors end at byte " + std::to_string(expected_begin) + " of the data but the data is " +
+              std::to_string(data_size) + " bytes (buffer end must equal the file length)");
+  const std::uint8_t* data = bytes + 8 + n;
+  for (const Entry& e : entries)
+    encoding.tensors.emplace(e.name, HostTensor::wrap(e.dtype, e.shape, data + e.begin, owner));
+  return encoding;
+}
+
+Encoding read_safetensors(const std::string& path) {
+  std::optional<Encoding> encoding = detail::try_map_safetensors(path, nullptr);
+  if (!encoding) throw Error(ErrorCode::Io, "cannot open '" + path + "': " + std::strerror(ENOENT));
+  return std::move(*encoding);
+}
+
+void write_safetensors(const std::string& path, const Encoding& encoding) {
+  detail::write_safetensors_atomic(path, encoding, true);
+}
+
+}  // namespace inpaint

@@ -1,0 +1,29 @@
+#pragma once
+// Internal helpers shared by the safetensors reader/writer and the stores.
+#include <sys/stat.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "inpaint/encoding.hpp"
+
+namespace inpaint::detail {
+
+// The 8-byte length, the JSON header padded to 8 bytes, and the tensors in file order.
+struct SafetensorsLayout {
+  std::string head;
+  std::vector<const HostTensor*> tensors;
+  std::size_t total = 0;
+};
+SafetensorsLayout safetensors_layout(const Encoding& encoding);
+
+// Writes to a temporary file beside path (".tmp-..." : ids never start with a dot), fsyncs it
+// when asked, and renames it over path. On failure the temporary file is removed.
+void write_safetensors_atomic(const std::string& path, const Encoding& encoding, bool fsync);
+
+// Maps a file read-only; the tensors point into the map. Nothing when the file does not exist;
+// file_stat (may be null) gets the opened file's stat.
+std::optional<Encoding> try_map_safetensors(const std::string& path, struct stat* file_stat);
+
+}  // namespace inpaint::detail

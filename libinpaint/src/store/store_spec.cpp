@@ -1,0 +1,186 @@
+// Store specs: "memory:...", "dir:...", "redis://..." and "|"-separated tiers.
+#include <cctype>
+#include <limits>
+#include <map>
+
+#include "inpaint/error.hpp"
+#include "inpaint/store.hpp"
+
+namespace inpaint {
+
+namespace {
+
+[[noreturn]] void parse_error(const std::string& spec, const std::string& why) {
+  throw Error(ErrorCode::Parse, "store spec '" + spec + "': " + why);
+}
+
+// "key=value" items split at `separator`; keys unique, values non-empty.
+std::map<std::string, std::string> parse_pairs(const std::string& spec, const std::string& text, char separator) {
+  std::map<std::string, std::string> pairs;
+  if (text.empty()) return pairs;
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t end = text.find(separator, pos);
+    std::string item = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    std::size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) parse_error(spec, "expected key=value, got '" + item + "'");
+    if (!pairs.emplace(item.substr(0, eq), item.substr(eq + 1)).second)
+      parse_error(spec, "key '" + item.substr(0, eq) + "' given twice");
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return pairs;
+}
+
+// Takes the keys a store knows, and refuses the rest (a typo must not pass silently).
+class Keys {
+ public:
+  Keys(std::string spec, std::map<std::string, std::string> pairs) : spec_(std::move(spec)), pairs_(std::move(pairs)) {}
+
+  std::optional<std::string> take(const std::string& key) {
+    known_ += (known_.empty() ? "" : ", ") + key;
+    auto it = pairs_.find(key);
+    if (it == pairs_.end()) return std::nullopt;
+    std::string value = it->second;
+    pairs_.erase(it);
+    return value;
+  }
+
+  long long integer(const std::string& key, long long fallback, long long min_value, long long max_value) {
+    auto value = take(key);
+    if (!value) return fallback;
+    std::size_t used = 0;
+    long long n = 0;
+    try {
+      n = std::stoll(*value, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != value->size() || n < min_value || n > max_value)
+      throw Error(ErrorCode::InvalidArgument, "store spec '" + spec_ + "': " + key + " must be an integer in " +
+                                                  std::to_string(min_value) + ".." + std::to_string(max_value) +
+                                                  ", got '" + *value + "'");
+    return n;
+  }
+
+  std::uint64_t bytes(const std::string& key, std::uint64_t fallback) {
+    auto value = take(key);
+    if (!value) return fallback;
+    try {
+      return parse_byte_size(*value);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::InvalidArgument, "store spec '" + spec_ + "': " + key + ": " + e.what());
+    }
+  }
+
+  void finish() const {
+    if (pairs_.empty()) return;
+    std::string unknown;
+    for (const auto& [key, value] : pairs_) unknown += (unknown.empty() ? "" : ", ") + key;
+    throw Error(ErrorCode::InvalidArgument,
+                "store spec '" + spec_ + "': unknown key(s) " + unknown + " (it takes " + known_ + ")");
+  }
+
+ private:
+  std::string spec_;
+  std::map<std::string, std::string> pairs_;
+  std::string known_;
+};
+
+std::unique_ptr<EncodingStore> open_redis(const std::string& spec) {
+  // redis://[host][:port][/db][?key=value&...]
+  std::string rest = spec.substr(8);
+  std::string query;
+  if (auto q = rest.find('?'); q != std::string::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  RedisStoreOptions o;
+  std::string authority = rest, db;
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    authority = rest.substr(0, slash);
+    db = rest.substr(slash + 1);
+  }
+  if (authority.find('@') != std::string::npos) parse_error(spec, "passwords in the URL are not supported");
+  std::string port;
+  if (auto colon = authority.rfind(':'); colon != std::string::npos) {
+    port = authority.substr(colon + 1);
+    authority = authority.substr(0, colon);
+  }
+  if (!authority.empty()) o.host = authority;
+  Keys keys(spec, parse_pairs(spec, query, '&'));
+  auto number = [&](const std::string& text, const char* what, long long max_value) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 9 ||
+        std::stoll(text) > max_value)
+      parse_error(spec, std::string(what) + " must be a number up to " + std::to_string(max_value) + ", got '" + text + "'");
+    return int(std::stoll(text));
+  };
+  if (!port.empty()) o.port = number(port, "the port", 65535);
+  if (!db.empty()) o.db = number(db, "the database", 1000000);
+  if (auto prefix = keys.take("prefix")) o.prefix = *prefix;
+  o.ttl_s = int(keys.integer("ttl", o.ttl_s, 0, std::numeric_limits<int>::max()));
+  o.timeout_ms = int(keys.integer("timeout_ms", o.timeout_ms, 1, 3'600'000));
+  o.retry_ms = int(keys.integer("retry_ms", o.retry_ms, 0, 3'600'000));
+  o.chunk_bytes = keys.bytes("chunk", o.chunk_bytes);
+  keys.finish();
+  return make_redis_store(o);
+}
+
+std::unique_ptr<EncodingStore> open_one(const std::string& spec) {
+  if (spec.rfind("redis://", 0) == 0) return open_redis(spec);
+  std::size_t colon = spec.find(':');
+  std::string name = spec.substr(0, colon);
+  Keys keys(spec, colon == std::string::npos ? std::map<std::string, std::string>{}
+                                             : parse_pairs(spec, spec.substr(colon + 1), ','));
+  if (name == "memory") {
+    std::uint64_t capacity = keys.bytes("capacity", 1ull << 30);
+    keys.finish();
+    return make_memory_store(capacity);
+  }
+  if (name == "dir") {
+    auto path = keys.take("path");
+    std::uint64_t capacity = keys.bytes("capacity", 0);
+    bool fsync = keys.integer("fsync", 1, 0, 1) != 0;
+    keys.finish();
+    if (!path) throw Error(ErrorCode::InvalidArgument, "store spec '" + spec + "': dir needs path=DIRECTORY");
+    return make_directory_store(*path, capacity, fsync);
+  }
+  parse_error(spec, "unknown store '" + name + "' (known: memory:..., dir:path=..., redis://...)");
+}
+
+}  // namespace
+
+std::uint64_t parse_byte_size(const std::string& text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  std::string unit = text.substr(digits);
+  static const std::pair<const char*, std::uint64_t> kUnits[] = {
+      {"", 1},          {"B", 1},           {"KB", 1000},          {"MB", 1000'000},       {"GB", 1000'000'000},
+      {"TB", 1000'000'000'000}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name || digits == 0 || digits > 18) continue;
+    std::uint64_t value = std::stoull(text.substr(0, digits));
+    if (value > std::numeric_limits<std::uint64_t>::max() / scale) break;
+    return value * scale;
+  }
+  throw Error(ErrorCode::InvalidArgument,
+              "size '" + text + "' must be a number with an optional unit B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB");
+}
+
+std::unique_ptr<EncodingStore> open_store(const std::string& spec) {
+  if (spec.empty()) throw Error(ErrorCode::Parse, "store spec is empty");
+  if (spec.find('|') == std::string::npos) return open_one(spec);
+  std::vector<std::unique_ptr<EncodingStore>> tiers;
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t bar = spec.find('|', pos);
+    std::string part = spec.substr(pos, bar == std::string::npos ? std::string::npos : bar - pos);
+    if (part.empty()) parse_error(spec, "a tier is empty");
+    tiers.push_back(open_one(part));
+    if (bar == std::string::npos) break;
+    pos = bar + 1;
+  }
+  return make_tiered_store(std::move(tiers));
+}
+
+}  // namespace inpaint
