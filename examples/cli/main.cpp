@@ -233,9 +233,9 @@ int main(int argc, char** argv) {
     return run(args);
   } catch (const inpaint::Error& e) {
     std::cerr << "inpaint: error: " << e.what() << std::endl;
-    bool bad_input = e.code() == inpaint::ErrorCode::InvalidArgument || e.code() == inpaint::ErrorCode::UnknownModel ||
-                     e.code() == inpaint::ErrorCode::Parse;
-    return bad_input ? 2 : 1;
+    // 2: the command line asks for something impossible; 1: the inputs or the system failed.
+    bool usage = e.code() == inpaint::ErrorCode::InvalidArgument || e.code() == inpaint::ErrorCode::UnknownModel;
+    return usage ? 2 : 1;
   } catch (const std::exception& e) {
     std::cerr << "inpaint: error: " << e.what() << std::endl;
     return 1;
