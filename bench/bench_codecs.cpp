@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "inpaint/inpaint.hpp"
 
 #define STB_IMAGE_IMPLEMENTATION
@@ -14,20 +15,9 @@
 #include <stb/stb_image_write.h>
 
 namespace {
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-template <class F>
-double median_ms(int runs, F&& f) {
-  std::vector<double> t;
-  for (int i = 0; i <= runs; ++i) {
-    double start = now_ms();
-    f();
-    if (i) t.push_back(now_ms() - start);  // first run warms caches
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+
+using bench::median_ms;
+
 void append(void* context, void* data, int size) {
   auto* out = static_cast<std::vector<unsigned char>*>(context);
   out->insert(out->end(), static_cast<unsigned char*>(data), static_cast<unsigned char*>(data) + size);

@@ -8,20 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "inpaint/inpaint.hpp"
 
-namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
+using bench::median;
+using bench::now_ms;
 
 int main(int argc, char** argv) {
   if (argc < 3) {

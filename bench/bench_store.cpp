@@ -19,25 +19,14 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "inpaint/inpaint.hpp"
 
 namespace {
 
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using bench::median_ms;
+using bench::now_ms;
 
-template <class F>
-double median_ms(int runs, F&& f) {
-  std::vector<double> t;
-  for (int i = 0; i <= runs; ++i) {
-    double start = now_ms();
-    f();
-    if (i) t.push_back(now_ms() - start);  // the first run warms caches
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 
 inpaint::HostTensor random_tensor(inpaint::DType dtype, const inpaint::Shape& shape, unsigned seed) {
   inpaint::HostTensor t = inpaint::HostTensor::allocate(dtype, shape);
@@ -78,7 +67,7 @@ redisReply* must(void* reply, const char* what) {
   return r;
 }
 
-void bench(const char* label, const inpaint::Encoding& encoding, const std::string& dir, int redis_port, int runs) {
+void bench_encoding(const char* label, const inpaint::Encoding& encoding, const std::string& dir, int redis_port, int runs) {
   const std::string id = std::string("bench-") + label;
   const double mb = double(inpaint::safetensors_size(encoding)) / 1e6;
 
@@ -175,7 +164,7 @@ int main(int argc, char** argv) {
   sam1.metadata.model_id = "sam1";
   sam1.metadata.dtype = "F32";
   sam1.tensors["image_embeddings"] = random_tensor(DType::F32, {1, 256, 64, 64}, 4);
-  bench("sam3", sam3, dir, port, runs);
-  bench("sam1", sam1, dir, port, runs);
+  bench_encoding("sam3", sam3, dir, port, runs);
+  bench_encoding("sam1", sam1, dir, port, runs);
   return 0;
 }
