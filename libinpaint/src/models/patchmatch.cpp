@@ -347,10 +347,10 @@ Level make_level(const cv::Mat& rgb, const cv::Mat& hole, int radius, double loc
   level.hole = hole;
   level.features.assign(std::size_t(level.width) * level.height * kChannels, 0.f);
   level.locality = float(locality) / float(level.width * level.width + level.height * level.height);
-  // Fewer known patches than this and the level is too coarse (or the patch too big) to fill from.
-  for (level.radius = radius; level.radius > 0 && find_sources(level) == 0; --level.radius) {
-  }
-  if (level.radius == 0) find_sources(level);
+  // Where no whole patch is known (a thin strip of known pixels), shrink the patch until one
+  // is: single pixels at worst.
+  level.radius = radius;
+  while (find_sources(level) == 0 && level.radius > 0) --level.radius;
   find_targets(level);
   return level;
 }
