@@ -37,7 +37,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- status and errors */
 
-/* Values 1..8 and 10 mirror inpaint::ErrorCode. */
+/* Values 1..8, 10 and 11 mirror inpaint::ErrorCode. */
 typedef enum inpaint_status {
   INPAINT_OK = 0,
   INPAINT_ERR_INVALID_ARGUMENT = 1, /* a parameter is NULL, out of range or inconsistent */
@@ -49,7 +49,8 @@ typedef enum inpaint_status {
   INPAINT_ERR_CANCELLED = 7,        /* the caller asked to stop */
   INPAINT_ERR_INTERNAL = 8,         /* a bug or an unexpected failure in a dependency */
   INPAINT_ERR_OUT_OF_MEMORY = 9,    /* an allocation failed */
-  INPAINT_ERR_UNAVAILABLE = 10      /* a service (Redis) cannot be reached or stopped answering */
+  INPAINT_ERR_UNAVAILABLE = 10,     /* a service (Redis) cannot be reached or stopped answering */
+  INPAINT_ERR_TIMEOUT = 11          /* a bounded wait ran out (a model's concurrency limit) */
 } inpaint_status;
 
 /* The library's version, e.g. "0.1.0". Static string; never NULL. */
@@ -62,7 +63,7 @@ INPAINT_API const char *inpaint_version(void);
 INPAINT_API const char *inpaint_last_error(void);
 
 /* A short lowercase name for a status ("ok", "invalid_argument", "decode", "too_large", "io",
- * "unknown_model", "parse", "cancelled", "internal", "out_of_memory", "unavailable"; "unknown" for other
+ * "unknown_model", "parse", "cancelled", "internal", "out_of_memory", "unavailable", "timeout"; "unknown" for other
  * values). Static string; never NULL. */
 INPAINT_API const char *inpaint_status_name(inpaint_status status);
 

@@ -52,7 +52,8 @@ inpaint_status fail(inpaint_status status, const char* message) noexcept {
 
 inpaint_status status_of(ErrorCode code) {
   int value = static_cast<int>(code);
-  bool mirrored = (value >= INPAINT_ERR_INVALID_ARGUMENT && value <= INPAINT_ERR_INTERNAL) || value == INPAINT_ERR_UNAVAILABLE;
+  bool mirrored = (value >= INPAINT_ERR_INVALID_ARGUMENT && value <= INPAINT_ERR_INTERNAL) || value == INPAINT_ERR_UNAVAILABLE ||
+                  value == INPAINT_ERR_TIMEOUT;
   return mirrored ? static_cast<inpaint_status>(value) : INPAINT_ERR_INTERNAL;
 }
 
@@ -342,7 +343,8 @@ const char* inpaint_last_error(void) { return t_last_error.c_str(); }
 const char* inpaint_status_name(inpaint_status status) {
   if (status == INPAINT_OK) return "ok";
   if (status == INPAINT_ERR_OUT_OF_MEMORY) return "out_of_memory";
-  if ((status >= INPAINT_ERR_INVALID_ARGUMENT && status <= INPAINT_ERR_INTERNAL) || status == INPAINT_ERR_UNAVAILABLE)
+  if ((status >= INPAINT_ERR_INVALID_ARGUMENT && status <= INPAINT_ERR_INTERNAL) || status == INPAINT_ERR_UNAVAILABLE ||
+      status == INPAINT_ERR_TIMEOUT)
     return inpaint::error_code_name(static_cast<ErrorCode>(status));
   return "unknown";
 }

@@ -47,6 +47,9 @@ class InternalError(Error):
 class UnavailableError(Error, ConnectionError):
     code: ClassVar[str]
 
+class WaitTimeoutError(Error, TimeoutError):
+    code: ClassVar[str]
+
 def version() -> str: ...
 
 @final

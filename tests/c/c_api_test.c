@@ -222,8 +222,9 @@ static void test_basics(void) {
   CHECK(strcmp(inpaint_status_name(INPAINT_ERR_TOO_LARGE), "too_large") == 0);
   CHECK(strcmp(inpaint_status_name(INPAINT_ERR_OUT_OF_MEMORY), "out_of_memory") == 0);
   CHECK(strcmp(inpaint_status_name(INPAINT_ERR_UNAVAILABLE), "unavailable") == 0);
+  CHECK(strcmp(inpaint_status_name(INPAINT_ERR_TIMEOUT), "timeout") == 0);
   CHECK(strcmp(inpaint_status_name((inpaint_status)99), "unknown") == 0);
-  for (i = 0; i <= INPAINT_ERR_UNAVAILABLE; ++i)
+  for (i = 0; i <= INPAINT_ERR_TIMEOUT; ++i)
     for (j = 0; j < i; ++j)
       CHECK(strcmp(inpaint_status_name((inpaint_status)i), inpaint_status_name((inpaint_status)j)) != 0);
   CHECK(inpaint_last_error() != NULL && inpaint_last_error()[0] == '\0');

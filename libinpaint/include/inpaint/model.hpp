@@ -23,7 +23,14 @@ struct InpaintRequest {
   const std::atomic<bool>* cancel = nullptr;
 };
 
-// A fill model. A loaded model is immutable and may be shared by any number of threads.
+// What loading a model cost and where it runs. Models without such costs report zeros.
+struct ModelLoadInfo {
+  std::string device = "cpu";  // where it runs, e.g. "cpu", "cuda:0" (auto resolved)
+  double load_ms = 0;          // reading the file and moving weights to the device
+  double warmup_ms = 0;        // the warm-up run; 0 when none ran
+};
+
+// A fill model. A factory returns it loaded (and warmed up when asked), ready to run. A loaded model is immutable and may be shared by any number of threads.
 class INPAINT_CXX_API InpaintModel {
  public:
   virtual ~InpaintModel();
@@ -32,6 +39,7 @@ class INPAINT_CXX_API InpaintModel {
   // Returns an RGB image of the request's size; pixels outside the hole may be anything,
   // the pipeline keeps the original there.
   virtual Image inpaint(const InpaintRequest& request) const = 0;
+  virtual ModelLoadInfo load_info() const;
 };
 
 // Throws Error(InvalidArgument) unless the request holds a non-empty RGB image and a
@@ -91,7 +99,7 @@ class INPAINT_CXX_API Registry {
   std::unique_ptr<Impl> impl_;
 };
 
-// Adds the library's models: telea, ns.
+// Adds the library's models: telea, ns, patchmatch, torchscript.
 INPAINT_CXX_API void register_builtin_models(Registry& registry);
 
 // A process-wide registry holding the built-in models (filled on first use).

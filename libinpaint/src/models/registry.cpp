@@ -11,6 +11,7 @@
 namespace inpaint {
 
 InpaintModel::~InpaintModel() = default;
+ModelLoadInfo InpaintModel::load_info() const { return {}; }
 
 void validate_request(const InpaintRequest& r) {
   if (r.image.empty() || r.image.channels != 3)
@@ -159,6 +160,11 @@ void register_builtin_models(Registry& registry) {
                "PatchMatch exemplar fill that continues texture; patch=N (odd 3..15, 7), levels=N (0 = auto), "
                "iterations=N (1..50, 5), search=N (px, 0 = whole image), seed=N",
                detail::make_patchmatch);
+  registry.add("torchscript",
+               "TorchScript fill model file; path=FILE, contract=lama|migan (lama), device=cpu|cuda|cuda:N|auto "
+               "(auto), dtype=fp32|fp16|bf16 (fp32; lama fp32 only), max_side=N (lama working cap, 0 = none), "
+               "concurrency=N (runs at once, 0 = no limit), wait_ms=N (30000), warmup=0|1, empty_cache=0|1",
+               detail::make_torchscript);
 }
 
 Registry& default_registry() {
