@@ -276,6 +276,25 @@ typedef enum inpaint_strategy {
   INPAINT_STRATEGY_RESIZE = 3    /* long side scaled to resize_long_side, run, scaled back */
 } inpaint_strategy;
 
+/* ---------------------------------------------------------------- run control */
+
+/* A cancel flag and a deadline for runs (inpaint_pipeline_params.control). They are checked
+ * between pipeline stages and between iterations of iterative models; a cancelled run returns
+ * INPAINT_ERR_CANCELLED, one past its deadline INPAINT_ERR_TIMEOUT. Thread-safety:
+ * inpaint_run_control_cancel may be called from any thread and from a signal handler while a
+ * run uses the control; set the timeout before the run starts; free it after the runs end. */
+typedef struct inpaint_run_control inpaint_run_control;
+
+INPAINT_API inpaint_status inpaint_run_control_new(inpaint_run_control **out_control);
+/* Accepts NULL. */
+INPAINT_API void inpaint_run_control_free(inpaint_run_control *control);
+/* Asks every run using this control to stop. Async-signal-safe; accepts NULL. */
+INPAINT_API void inpaint_run_control_cancel(inpaint_run_control *control);
+/* 1 after inpaint_run_control_cancel, else 0 (also for NULL). */
+INPAINT_API int inpaint_run_control_cancelled(const inpaint_run_control *control);
+/* The deadline becomes now + timeout_ms. */
+INPAINT_API inpaint_status inpaint_run_control_set_timeout_ms(inpaint_run_control *control, uint64_t timeout_ms);
+
 typedef struct inpaint_pipeline_params {
   size_t struct_size;
   int clean;                       /* clean the mask (else only threshold it); 1 */
@@ -293,6 +312,7 @@ typedef struct inpaint_pipeline_params {
   uint64_t max_pixels;             /* decode limit for image and mask (TOO_LARGE); 100000000 */
   int apply_exif_orientation;      /* turn JPEG inputs upright; 1 */
   const char *prompt;              /* handed to prompt-conditioned models; NULL = "" */
+  inpaint_run_control *control;    /* cancel flag and deadline; NULL = run to the end */
 } inpaint_pipeline_params;
 
 /* Fills the defaults above and struct_size. */

@@ -66,7 +66,7 @@ TEST(Registry, UserModelsAndOwnTables) {
   });
   EXPECT_THROW(r.add("solid", "again", [](const ModelSpec&) { return std::make_unique<SolidFill>(); }), Error);
   EXPECT_THROW(r.add("Bad Name", "x", [](const ModelSpec&) { return std::make_unique<SolidFill>(); }), Error);
-  EXPECT_EQ(r.list().size(), 4u);
+  EXPECT_EQ(r.list().size(), 5u);
   EXPECT_EQ(r.list()[0].name, "ns");
   EXPECT_THROW(r.create("solid:x=1"), Error);
   auto model = r.create("solid");

@@ -1,5 +1,7 @@
 #pragma once
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,16 +13,48 @@
 
 namespace inpaint {
 
+// Stops a run from outside: a cancel flag and a deadline, checked between pipeline stages and
+// between iterations of iterative models (and before a model waits for a free slot).
+// Thread-safety: cancel() may be called from any thread, and from a signal handler (it only
+// stores a lock-free atomic); the checks from any thread. Set the deadline and progress before
+// the run starts. One control may serve several runs: cancelling stops them all.
+class INPAINT_CXX_API RunControl {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  void cancel() noexcept { cancelled_.store(true); }
+  bool cancelled() const noexcept { return cancelled_.load(); }
+  void set_deadline(Clock::time_point deadline) noexcept;
+  void set_timeout(std::chrono::milliseconds timeout) noexcept;  // deadline = now + timeout
+  bool has_deadline() const noexcept;
+  Clock::time_point deadline() const noexcept;  // Clock::time_point::max() when none is set
+  // Throws Error(Cancelled) when cancelled, Error(Timeout) when the deadline has passed; the
+  // message names `stage`.
+  void check(const char* stage) const;
+  // check(), then the progress callback with the fraction done (0..1]; false from it stops the
+  // run with Error(Cancelled).
+  void report(const char* stage, double fraction) const;
+
+  // Iterative models report the fraction done after each iteration. Called on the thread that
+  // runs the model. With the Crop strategy each region reports 0..1 anew.
+  std::function<bool(double)> progress;
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  std::atomic<std::int64_t> deadline_ns_{INT64_MAX};  // steady_clock nanoseconds since epoch
+};
+
+// Checks control when there is one (see RunControl::check).
+inline void check_run(const RunControl* control, const char* stage) {
+  if (control) control->check(stage);
+}
+
 struct InpaintRequest {
   ImageView image;     // RGB
   ImageView mask;      // one channel, 255 = hole, 0 = keep, same size as image
   std::string prompt;  // used by prompt-conditioned models, ignored by the others
-  // Iterative models report the fraction done (0..1] after each iteration; returning false
-  // stops the run with Error(Cancelled). Called on the thread that runs the model.
-  std::function<bool(double)> progress;
-  // Another thread may set it; iterative models then stop with Error(Cancelled) after the
-  // iteration under way.
-  const std::atomic<bool>* cancel = nullptr;
+  // Cancel flag, deadline and progress of this run; nullptr: it runs to the end.
+  const RunControl* control = nullptr;
 };
 
 // What loading a model cost and where it runs. Models without such costs report zeros.

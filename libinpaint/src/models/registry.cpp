@@ -13,6 +13,31 @@ namespace inpaint {
 InpaintModel::~InpaintModel() = default;
 ModelLoadInfo InpaintModel::load_info() const { return {}; }
 
+void RunControl::set_deadline(Clock::time_point deadline) noexcept {
+  deadline_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count());
+}
+
+void RunControl::set_timeout(std::chrono::milliseconds timeout) noexcept { set_deadline(Clock::now() + timeout); }
+
+bool RunControl::has_deadline() const noexcept { return deadline_ns_.load() != INT64_MAX; }
+
+RunControl::Clock::time_point RunControl::deadline() const noexcept {
+  if (!has_deadline()) return Clock::time_point::max();
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(deadline_ns_.load())));
+}
+
+void RunControl::check(const char* stage) const {
+  if (cancelled()) throw Error(ErrorCode::Cancelled, std::string("cancelled (") + stage + ")");
+  if (has_deadline() && Clock::now() >= deadline())
+    throw Error(ErrorCode::Timeout, std::string("deadline passed (") + stage + ")");
+}
+
+void RunControl::report(const char* stage, double fraction) const {
+  check(stage);
+  if (progress && !progress(fraction))
+    throw Error(ErrorCode::Cancelled, std::string("cancelled by the progress callback (") + stage + ")");
+}
+
 void validate_request(const InpaintRequest& r) {
   if (r.image.empty() || r.image.channels != 3)
     throw Error(ErrorCode::InvalidArgument, "model input must be a non-empty RGB image, got " + std::to_string(r.image.width) +

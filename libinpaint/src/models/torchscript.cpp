@@ -158,14 +158,16 @@ class TorchScriptFill final : public InpaintModel {
 
   Image inpaint(const InpaintRequest& request) const override {
     validate_request(request);
-    Slot slot(*this);
+    check_run(request.control, "before the torchscript model");
+    Slot slot(*this, request.control);
+    check_run(request.control, "before the torchscript model");
     torch::NoGradGuard no_grad;
     c10::InferenceMode inference;
     Image out = Image::uninitialized(request.image.width, request.image.height, 3);
     {
       auto image = host_rgb(request.image).to(device_);
       auto hole = host_mask(request.mask).to(device_);
-      auto filled = o_.contract == Contract::Lama ? run_lama(image, hole) : run_migan(image, hole);
+      auto filled = o_.contract == Contract::Lama ? run_lama(image, hole) : run_migan(image, hole, request.control);
       // Only hole pixels come from the model; the rest is the input, byte for byte.
       auto result = torch::where(hole.unsqueeze(2), filled, image).to(torch::kCPU).contiguous();
       std::memcpy(out.data(), result.data_ptr<std::uint8_t>(), out.size_bytes());
@@ -178,15 +180,26 @@ class TorchScriptFill final : public InpaintModel {
   // Holds one of the model's concurrency slots for the length of a run.
   class Slot {
    public:
-    explicit Slot(const TorchScriptFill& m) : m_(m) {
+    Slot(const TorchScriptFill& m, const RunControl* control) : m_(m) {
       if (m_.o_.concurrency <= 0) return;
+      // The wait ends at wait_ms, at the run's deadline, or on cancel, whichever comes first;
+      // cancel is polled, since nothing wakes this condition variable for it.
+      auto until = RunControl::Clock::now() + std::chrono::milliseconds(m_.o_.wait_ms);
+      if (control && control->deadline() < until) until = control->deadline();
       std::unique_lock lock(m_.mutex_);
-      if (!m_.freed_.wait_for(lock, std::chrono::milliseconds(m_.o_.wait_ms),
-                              [&] { return m_.active_ < m_.o_.concurrency; }))
+      while (m_.active_ >= m_.o_.concurrency) {
+        check_run(control, "waiting for a torchscript run slot");
+        auto now = RunControl::Clock::now();
+        if (now >= until) break;
+        m_.freed_.wait_for(lock, std::min<RunControl::Clock::duration>(until - now, std::chrono::milliseconds(20)));
+      }
+      if (m_.active_ >= m_.o_.concurrency) {
+        check_run(control, "waiting for a torchscript run slot");
         throw Error(ErrorCode::Timeout, "torchscript: " + std::to_string(m_.o_.concurrency) +
                                             " run(s) already in progress (concurrency=" +
                                             std::to_string(m_.o_.concurrency) + "); no slot freed within wait_ms=" +
                                             std::to_string(m_.o_.wait_ms));
+      }
       ++m_.active_;
       held_ = true;
     }
@@ -280,13 +293,14 @@ class TorchScriptFill final : public InpaintModel {
   }
 
   // One 512x512 run per hole region: crop with a margin, long side to 512, mirror-pad to a square.
-  torch::Tensor run_migan(const torch::Tensor& image, const torch::Tensor& hole) const {
+  torch::Tensor run_migan(const torch::Tensor& image, const torch::Tensor& hole, const RunControl* control) const {
     constexpr int64_t kSide = 512, kMargin = 128;
     namespace F = torch::nn::functional;
     auto result = image.clone();
     auto hole_cpu = hole.to(torch::kCPU).to(torch::kUInt8).contiguous();
     cv::Mat hole_mat(int(hole_cpu.size(0)), int(hole_cpu.size(1)), CV_8UC1, hole_cpu.data_ptr());
     for (const cv::Rect& box : migan_boxes(hole_mat, int(kMargin))) {
+      check_run(control, "between migan regions");
       auto crop = [&](const torch::Tensor& t) { return t.index({Slice(box.y, box.br().y), Slice(box.x, box.br().x)}); };
       auto img = crop(image).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
       auto known = crop(hole).logical_not().unsqueeze(0).unsqueeze(0).to(torch::kFloat32);
