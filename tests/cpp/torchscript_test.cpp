@@ -365,3 +365,45 @@ TEST(TorchScript, MiganCropResizePasteArithmetic) {
     return 128;  // round(1.0 * 127.5)
   }, 1);
 }
+
+TEST(TorchScript, RunControlBoundsTheSlotWaitAndStopsRuns) {
+  std::string path = save_module("sleepy_rc", R"(
+def forward(self, image, mask):
+    return image + float(inpaint_test.sleep_ms(300 + 0 * image.size(2)))
+)");
+  auto model = default_registry().create("torchscript:device=cpu,concurrency=1,wait_ms=60000,path=" + path);
+  Image in = test::pattern_rgb(8, 8);
+  Image mask = rect_mask(8, 8, 1, 1, 3, 3);
+  auto run_with = [&](const RunControl& control) {
+    InpaintRequest r;
+    r.image = in.view();
+    r.mask = mask.view();
+    r.control = &control;
+    return model->inpaint(r);
+  };
+  std::thread holder([&] { run(*model, in, mask); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+  // The deadline ends the wait long before wait_ms.
+  RunControl deadline;
+  deadline.set_timeout(std::chrono::milliseconds(40));
+  auto start = std::chrono::steady_clock::now();
+  std::string message;
+  EXPECT_EQ(code_of([&] { run_with(deadline); }, &message), ErrorCode::Timeout);
+  EXPECT_NE(message.find("deadline"), std::string::npos) << message;
+  // So does a cancel from another thread.
+  RunControl cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    cancel.cancel();
+  });
+  EXPECT_EQ(code_of([&] { run_with(cancel); }), ErrorCode::Cancelled);
+  canceller.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+  holder.join();
+
+  // A control cancelled before the run: the module is never called.
+  g_max_active = 0;
+  EXPECT_EQ(code_of([&] { run_with(cancel); }), ErrorCode::Cancelled);
+  EXPECT_EQ(g_max_active.load(), 0);
+}
