@@ -18,6 +18,7 @@ Encodings (an image encoder's feature tensors) are kept in stores:
 """
 
 from ._core import (
+    CancelToken,
     CancelledError,
     DecodedImage,
     DecodeError,
@@ -59,6 +60,7 @@ from ._core import (
 )
 
 __all__ = [
+    "CancelToken",
     "CancelledError",
     "DecodedImage",
     "DecodeError",

@@ -133,6 +133,14 @@ class Result:
     @property
     def timings(self) -> dict[str, float]: ...
 
+@final
+class CancelToken:
+    def __init__(self, timeout: Optional[float] = None) -> None: ...
+    def cancel(self) -> None: ...
+    @property
+    def cancelled(self) -> bool: ...
+    def set_timeout(self, seconds: float) -> None: ...
+
 def fill(
     model: Model,
     image: _Array,
@@ -154,6 +162,7 @@ def fill(
     resize_long_side: int = 1280,
     feather_px: int = 8,
     prompt: str = "",
+    cancel: Optional[CancelToken] = None,
 ) -> Result: ...
 def run(
     model: Model,
@@ -176,6 +185,7 @@ def run(
     resize_long_side: int = 1280,
     feather_px: int = 8,
     prompt: str = "",
+    cancel: Optional[CancelToken] = None,
     max_pixels: int = 100000000,
     apply_exif_orientation: bool = True,
     format: _Format = "jpeg",
