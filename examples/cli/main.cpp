@@ -2,6 +2,10 @@
 // store, print the version.
 #include <unistd.h>
 
+#include <chrono>
+#include <cmath>
+#include <csignal>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -12,10 +16,19 @@
 
 namespace {
 
+// Ctrl-C cancels the run under way (RunControl::cancel only stores a lock-free atomic, which a
+// signal handler may do); a second Ctrl-C ends the process at once.
+inpaint::RunControl g_control;
+
+extern "C" void on_interrupt(int) {
+  g_control.cancel();
+  std::signal(SIGINT, SIG_DFL);
+}
+
 struct RunArgs {
   std::string image, mask, out, model = inpaint::default_model_spec();
   std::string labels_file, surface, prompt_table, strategy = "auto", preview;
-  double min_confidence = 0.5;
+  double min_confidence = 0.5, timeout = 0;
   int preview_size = 1024, quality = 90, dilate = -1, feather = -1;
   std::uint64_t max_pixels = inpaint::DecodeOptions{}.max_pixels;
   bool resize_mask = false, no_clean = false, json = false;
@@ -71,12 +84,17 @@ int run(const RunArgs& args) {
   check_writable(args.out);
   inpaint::Prompt prompt = prompt_for(args);
   options.prompt = prompt.text;
+  if (args.timeout > 0) g_control.set_timeout(std::chrono::milliseconds(std::llround(args.timeout * 1000)));
+  options.control = &g_control;
+  std::signal(SIGINT, on_interrupt);
 
   auto model = inpaint::default_registry().create(args.model);
   auto image = inpaint::read_file(args.image);
   auto mask = inpaint::read_file(args.mask);
   auto result = inpaint::run_pipeline(*model, image.data(), image.size(), mask.data(), mask.size(), options);
 
+  // Outputs are written atomically, so a run stopped before this point leaves no file behind.
+  g_control.check("before writing the output");
   inpaint::write_file_atomic(args.out, result.encoded.data(), result.encoded.size());
   if (!args.preview.empty()) {
     try {
@@ -193,6 +211,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--max-pixels", args.max_pixels, "Refuse larger images")->capture_default_str();
   run_cmd->add_flag("--resize-mask", args.resize_mask, "Scale a mask of another size to the image");
   run_cmd->add_flag("--no-clean", args.no_clean, "Only threshold the mask; no morphology or dilation");
+  run_cmd->add_option("--timeout", args.timeout, "Give up after this many seconds (exit 1, no output); 0 = never")
+      ->capture_default_str()->check(CLI::Range(0.0, 31622400.0));
   run_cmd->add_flag("--json", args.json, "Print one JSON object: prompt, model, strategy, timings");
 
   auto* models_cmd = app.add_subcommand("models", "List the registered models");
@@ -233,6 +253,7 @@ int main(int argc, char** argv) {
     return run(args);
   } catch (const inpaint::Error& e) {
     std::cerr << "inpaint: error: " << e.what() << std::endl;
+    if (e.code() == inpaint::ErrorCode::Cancelled) return 130;  // the shell's code for Ctrl-C
     // 2: the command line asks for something impossible; 1: the inputs or the system failed.
     bool usage = e.code() == inpaint::ErrorCode::InvalidArgument || e.code() == inpaint::ErrorCode::UnknownModel;
     return usage ? 2 : 1;
