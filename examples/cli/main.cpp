@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -27,7 +28,7 @@ extern "C" void on_interrupt(int) {
 
 struct RunArgs {
   std::string image, mask, out, model = inpaint::default_model_spec();
-  std::string labels_file, surface, prompt_table, strategy = "auto", preview;
+  std::string labels_file, surface, prompt_table, strategy = "auto", preview, variants, variant;
   double min_confidence = 0.5, timeout = 0;
   int preview_size = 1024, quality = 90, dilate = -1, feather = -1;
   std::uint64_t max_pixels = inpaint::DecodeOptions{}.max_pixels;
@@ -88,7 +89,16 @@ int run(const RunArgs& args) {
   options.control = &g_control;
   std::signal(SIGINT, on_interrupt);
 
-  auto model = inpaint::default_registry().create(args.model);
+  // --variant (or $MODEL_VARIANT) picks a spec from the variants file by its service-level name.
+  std::string spec = args.model;
+  if (!args.variants.empty()) {
+    const char* env = std::getenv("MODEL_VARIANT");
+    std::string variant = !args.variant.empty() ? args.variant : env ? env : "";
+    if (variant.empty())
+      throw inpaint::Error(inpaint::ErrorCode::InvalidArgument, "--variants needs --variant NAME or $MODEL_VARIANT");
+    spec = inpaint::ModelVariants::from_file(args.variants).spec(variant);
+  }
+  auto model = inpaint::default_registry().create(spec);
   auto image = inpaint::read_file(args.image);
   auto mask = inpaint::read_file(args.mask);
   auto result = inpaint::run_pipeline(*model, image.data(), image.size(), mask.data(), mask.size(), options);
@@ -195,7 +205,13 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--image", args.image, "Input photo (PNG or JPEG)")->required();
   run_cmd->add_option("--mask", args.mask, "Mask (PNG or JPEG), 255 = hole, thresholded at 127")->required();
   run_cmd->add_option("--out", args.out, "Output file; .png or .jpg decides the format")->required();
-  run_cmd->add_option("--model", args.model, "Model spec, e.g. telea or ns:radius=3")->capture_default_str();
+  auto* model_opt =
+      run_cmd->add_option("--model", args.model, "Model spec, e.g. telea or ns:radius=3")->capture_default_str();
+  auto* variants = run_cmd->add_option("--variants", args.variants,
+                                       "JSON file mapping service-level model names to specs (replaces --model)")
+                       ->excludes(model_opt);
+  run_cmd->add_option("--variant", args.variant, "Name to look up in --variants (default: $MODEL_VARIANT)")
+      ->needs(variants);
   auto* labels = run_cmd->add_option("--labels", args.labels_file, "Scene labels JSON file for the prompt");
   run_cmd->add_option("--surface", args.surface, "Surface name for the prompt (grass, gravel, ...)")->excludes(labels);
   run_cmd->add_option("--prompt-table", args.prompt_table, "JSON file overriding the surface->prompt table");

@@ -197,3 +197,27 @@ def test_timeout_gives_up_without_output(files):
                  "--model", "patchmatch:iterations=50", "--timeout", "0.001")
     assert result.returncode == 1
     assert_clean_failure(result, tmp_path, "deadline")
+
+
+def test_model_variants_file(files, monkeypatch):
+    tmp_path, image, mask = files
+    variants = tmp_path / "variants.json"
+    variants.write_text(json.dumps({"quick": "telea:radius=3", "lama_fp32": "torchscript:path=/nonexistent.pt"}))
+    result = run("run", "--image", image, "--mask", mask, "--out", tmp_path / "out.png",
+                 "--variants", variants, "--variant", "quick", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["model"] == "telea:radius=3"
+    # $MODEL_VARIANT when --variant is not given.
+    monkeypatch.setenv("MODEL_VARIANT", "quick")
+    result = run("run", "--image", image, "--mask", mask, "--out", tmp_path / "out2.png", "--variants", variants)
+    assert result.returncode == 0, result.stderr
+    # Unknown names list the known ones.
+    (tmp_path / "out.png").unlink()
+    (tmp_path / "out2.png").unlink()
+    result = run("run", "--image", image, "--mask", mask, "--out", tmp_path / "out.png",
+                 "--variants", variants, "--variant", "flux_fill_q8")
+    assert result.returncode == 2
+    assert_clean_failure(result, tmp_path, "known: lama_fp32, quick")
+    result = run("run", "--image", image, "--mask", mask, "--out", tmp_path / "out.png",
+                 "--variants", variants, "--model", "telea")
+    assert result.returncode == 2

@@ -105,6 +105,27 @@ class INPAINT_CXX_API SpecReader {
   std::vector<std::string> read_;
 };
 
+// Service-level model names (a worker's MODEL_VARIANT, e.g. "lama_fp32", "flux_fill_q8") mapped
+// to spec strings by a JSON object: {"lama_fp32": "torchscript:path=/models/big-lama.pt", ...}.
+// Every spec is parsed when the file is read. Immutable once read: any threads may use it.
+class INPAINT_CXX_API ModelVariants {
+ public:
+  // Throws Error(Parse) for malformed JSON, a value that is not a string or not a spec;
+  // origin names the source in messages.
+  static ModelVariants from_json(const std::string& json, const std::string& origin = "JSON");
+  static ModelVariants from_file(const std::string& path);  // also Error(Io)
+  // Reads the file named by $INPAINT_MODEL_VARIANTS and returns the spec of $MODEL_VARIANT.
+  // Throws Error(InvalidArgument) when either variable is unset or empty.
+  static std::string spec_from_environment();
+
+  // Throws Error(UnknownModel) listing the known names.
+  const std::string& spec(const std::string& name) const;
+  std::vector<std::string> names() const;  // sorted
+
+ private:
+  std::map<std::string, std::string> specs_;
+};
+
 using ModelFactory = std::function<std::unique_ptr<InpaintModel>(const ModelSpec&)>;
 
 struct ModelInfo {
