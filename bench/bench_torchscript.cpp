@@ -76,13 +76,13 @@ int main(int argc, char** argv) {
   double first = call_ms(*model, fresh), second = call_ms(*model, fresh);
   json += ", \"new_size_first_ms\": " + std::to_string(first) + ", \"new_size_second_ms\": " + std::to_string(second);
   // Resident memory over 1000 calls at sizes that keep changing.
-  double rss_start = 0;
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 1; i <= 1000; ++i) {
     Input in = make_input(200 + (i * 37) % 400, 150 + (i * 53) % 300);
     call_ms(*model, in);
-    if (i == 99) rss_start = rss_mb();
+    if (i == 100 || i == 250 || i == 500 || i == 750 || i == 1000)
+      json += ", \"rss_after_" + std::to_string(i) + "_mb\": " + std::to_string(rss_mb());
   }
-  json += ", \"rss_after_100_mb\": " + std::to_string(rss_start) + ", \"rss_after_1000_mb\": " + std::to_string(rss_mb()) + "}";
+  json += "}";
   std::cout << json << std::endl;
   return 0;
 }

@@ -99,8 +99,8 @@ def main():
     print(f"| 1001×703, first call at the new size | {first:.1f} ms | {py_first:.1f} ms | |")
     print(f"| 1001×703, second call | {second:.1f} ms | {py_second:.1f} ms | |")
     print(f"| first / second at the new size | {first / second:.2f} | {py_first / py_second:.2f} | |")
-    print(f"| resident memory after 100 → 1000 calls of varying sizes | "
-          f"{lib['rss_after_100_mb']:.1f} → {lib['rss_after_1000_mb']:.1f} MB | | |")
+    rss = " → ".join(f"{lib[f'rss_after_{n}_mb']:.1f}" for n in (100, 250, 500, 750, 1000))
+    print(f"| resident memory after 100, 250, 500, 750, 1000 calls of varying sizes | {rss} MB | | |")
     print(f"\nload: {lib['load_ms']:.1f} ms")
 
 
