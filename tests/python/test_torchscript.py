@@ -52,7 +52,10 @@ def modules(tmp_path_factory):
 
 def test_lama_module_from_python(modules):
     model = inpaint.Model(f"torchscript:path={modules['lama']},device=cpu,warmup=1")
-    assert "contract=lama" in model.spec and "device=cpu" in model.spec
+    assert "contract=lama" in model.spec and "device=cpu" in model.spec and "warmup=1" in model.spec
+    info = model.load_info
+    assert info["device"] == "cpu" and info["load_ms"] > 0 and info["warmup_ms"] > 0
+    assert inpaint.Model("telea").load_info == {"device": "cpu", "load_ms": 0.0, "warmup_ms": 0.0}
     image, mask = _photo(37, 53), _hole(37, 53, (10, 5, 30, 20))
     out = inpaint.fill(model, image, mask, clean=False, feather_px=0).image
     hole = mask > 127

@@ -159,6 +159,9 @@ class TorchScriptFill final : public InpaintModel {
                                 {"dtype", o_.dtype_name}}};
     if (o_.max_side) s.params["max_side"] = std::to_string(o_.max_side);
     if (o_.concurrency) s.params["concurrency"] = std::to_string(o_.concurrency);
+    if (o_.concurrency && o_.wait_ms != Options{}.wait_ms) s.params["wait_ms"] = std::to_string(o_.wait_ms);
+    if (o_.warmup) s.params["warmup"] = "1";
+    if (o_.empty_cache) s.params["empty_cache"] = "1";
     return s.str();
   }
 
