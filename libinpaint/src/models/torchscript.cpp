@@ -14,7 +14,6 @@
 #include <mutex>
 #include <opencv2/imgproc.hpp>
 
-#include "core/cv_bridge.hpp"
 #include "core/timer.hpp"
 #include "inpaint/error.hpp"
 #include "models/builtin.hpp"
