@@ -37,7 +37,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- status and errors */
 
-/* Values 1..8 and 10 mirror inpaint::ErrorCode. */
+/* Values 1..8, 10 and 11 mirror inpaint::ErrorCode. */
 typedef enum inpaint_status {
   INPAINT_OK = 0,
   INPAINT_ERR_INVALID_ARGUMENT = 1, /* a parameter is NULL, out of range or inconsistent */
@@ -49,7 +49,8 @@ typedef enum inpaint_status {
   INPAINT_ERR_CANCELLED = 7,        /* the caller asked to stop */
   INPAINT_ERR_INTERNAL = 8,         /* a bug or an unexpected failure in a dependency */
   INPAINT_ERR_OUT_OF_MEMORY = 9,    /* an allocation failed */
-  INPAINT_ERR_UNAVAILABLE = 10      /* a service (Redis) cannot be reached or stopped answering */
+  INPAINT_ERR_UNAVAILABLE = 10,     /* a service (Redis) cannot be reached or stopped answering */
+  INPAINT_ERR_TIMEOUT = 11          /* a bounded wait ran out (a model's concurrency limit) */
 } inpaint_status;
 
 /* The library's version, e.g. "0.1.0". Static string; never NULL. */
@@ -62,7 +63,7 @@ INPAINT_API const char *inpaint_version(void);
 INPAINT_API const char *inpaint_last_error(void);
 
 /* A short lowercase name for a status ("ok", "invalid_argument", "decode", "too_large", "io",
- * "unknown_model", "parse", "cancelled", "internal", "out_of_memory", "unavailable"; "unknown" for other
+ * "unknown_model", "parse", "cancelled", "internal", "out_of_memory", "unavailable", "timeout"; "unknown" for other
  * values). Static string; never NULL. */
 INPAINT_API const char *inpaint_status_name(inpaint_status status);
 
@@ -275,6 +276,25 @@ typedef enum inpaint_strategy {
   INPAINT_STRATEGY_RESIZE = 3    /* long side scaled to resize_long_side, run, scaled back */
 } inpaint_strategy;
 
+/* ---------------------------------------------------------------- run control */
+
+/* A cancel flag and a deadline for runs (inpaint_pipeline_params.control). They are checked
+ * between pipeline stages and between iterations of iterative models; a cancelled run returns
+ * INPAINT_ERR_CANCELLED, one past its deadline INPAINT_ERR_TIMEOUT. Thread-safety:
+ * inpaint_run_control_cancel may be called from any thread and from a signal handler while a
+ * run uses the control; set the timeout before the run starts; free it after the runs end. */
+typedef struct inpaint_run_control inpaint_run_control;
+
+INPAINT_API inpaint_status inpaint_run_control_new(inpaint_run_control **out_control);
+/* Accepts NULL. */
+INPAINT_API void inpaint_run_control_free(inpaint_run_control *control);
+/* Asks every run using this control to stop. Async-signal-safe; accepts NULL. */
+INPAINT_API void inpaint_run_control_cancel(inpaint_run_control *control);
+/* 1 after inpaint_run_control_cancel, else 0 (also for NULL). */
+INPAINT_API int inpaint_run_control_cancelled(const inpaint_run_control *control);
+/* The deadline becomes now + timeout_ms. */
+INPAINT_API inpaint_status inpaint_run_control_set_timeout_ms(inpaint_run_control *control, uint64_t timeout_ms);
+
 typedef struct inpaint_pipeline_params {
   size_t struct_size;
   int clean;                       /* clean the mask (else only threshold it); 1 */
@@ -292,6 +312,7 @@ typedef struct inpaint_pipeline_params {
   uint64_t max_pixels;             /* decode limit for image and mask (TOO_LARGE); 100000000 */
   int apply_exif_orientation;      /* turn JPEG inputs upright; 1 */
   const char *prompt;              /* handed to prompt-conditioned models; NULL = "" */
+  inpaint_run_control *control;    /* cancel flag and deadline; NULL = run to the end */
 } inpaint_pipeline_params;
 
 /* Fills the defaults above and struct_size. */

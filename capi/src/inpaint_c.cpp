@@ -24,6 +24,10 @@ struct inpaint_model {
   std::string spec;  // kept so that inpaint_model_spec can hand out a stable pointer
 };
 
+struct inpaint_run_control {
+  inpaint::RunControl control;
+};
+
 struct inpaint_result {
   inpaint::PipelineResult pipeline;
 };
@@ -52,7 +56,8 @@ inpaint_status fail(inpaint_status status, const char* message) noexcept {
 
 inpaint_status status_of(ErrorCode code) {
   int value = static_cast<int>(code);
-  bool mirrored = (value >= INPAINT_ERR_INVALID_ARGUMENT && value <= INPAINT_ERR_INTERNAL) || value == INPAINT_ERR_UNAVAILABLE;
+  bool mirrored = (value >= INPAINT_ERR_INVALID_ARGUMENT && value <= INPAINT_ERR_INTERNAL) || value == INPAINT_ERR_UNAVAILABLE ||
+                  value == INPAINT_ERR_TIMEOUT;
   return mirrored ? static_cast<inpaint_status>(value) : INPAINT_ERR_INTERNAL;
 }
 
@@ -195,6 +200,7 @@ inpaint::PipelineOptions pipeline_options(const inpaint_pipeline_params* user) {
     INPAINT_TAKE(p, user, max_pixels);
     INPAINT_TAKE(p, user, apply_exif_orientation);
     INPAINT_TAKE(p, user, prompt);
+    INPAINT_TAKE(p, user, control);
   }
   inpaint::PipelineOptions options;
   options.decode.max_pixels = p.max_pixels;
@@ -224,6 +230,7 @@ inpaint::PipelineOptions pipeline_options(const inpaint_pipeline_params* user) {
   options.preview.format = inpaint::ImageFormat::Jpeg;
   options.preview.quality = p.preview_quality;
   if (p.prompt) options.prompt = p.prompt;
+  if (p.control) options.control = &p.control->control;
   return options;
 }
 
@@ -342,7 +349,8 @@ const char* inpaint_last_error(void) { return t_last_error.c_str(); }
 const char* inpaint_status_name(inpaint_status status) {
   if (status == INPAINT_OK) return "ok";
   if (status == INPAINT_ERR_OUT_OF_MEMORY) return "out_of_memory";
-  if ((status >= INPAINT_ERR_INVALID_ARGUMENT && status <= INPAINT_ERR_INTERNAL) || status == INPAINT_ERR_UNAVAILABLE)
+  if ((status >= INPAINT_ERR_INVALID_ARGUMENT && status <= INPAINT_ERR_INTERNAL) || status == INPAINT_ERR_UNAVAILABLE ||
+      status == INPAINT_ERR_TIMEOUT)
     return inpaint::error_code_name(static_cast<ErrorCode>(status));
   return "unknown";
 }
@@ -585,6 +593,34 @@ void inpaint_pipeline_params_init(inpaint_pipeline_params* params) {
   params->max_pixels = defaults.decode.max_pixels;
   params->apply_exif_orientation = defaults.decode.apply_exif_orientation;
   params->prompt = nullptr;
+  params->control = nullptr;
+}
+
+inpaint_status inpaint_run_control_new(inpaint_run_control** out_control) {
+  return guarded([&] {
+    require(out_control, "inpaint_run_control_new", "out_control");
+    *out_control = new inpaint_run_control;
+  });
+}
+
+void inpaint_run_control_free(inpaint_run_control* control) { delete control; }
+
+void inpaint_run_control_cancel(inpaint_run_control* control) {
+  if (control) control->control.cancel();
+}
+
+int inpaint_run_control_cancelled(const inpaint_run_control* control) {
+  return control && control->control.cancelled() ? 1 : 0;
+}
+
+inpaint_status inpaint_run_control_set_timeout_ms(inpaint_run_control* control, uint64_t timeout_ms) {
+  return guarded([&] {
+    require(control, "inpaint_run_control_set_timeout_ms", "control");
+    // Longer than a year is no deadline a caller can mean; it would also overflow the clock.
+    if (timeout_ms > 366ull * 24 * 3600 * 1000)
+      throw Error(ErrorCode::InvalidArgument, "inpaint_run_control_set_timeout_ms: timeout_ms must be at most a year");
+    control->control.set_timeout(std::chrono::milliseconds(timeout_ms));
+  });
 }
 
 void inpaint_timings_init(inpaint_timings* timings) {

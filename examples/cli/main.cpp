@@ -2,6 +2,11 @@
 // store, print the version.
 #include <unistd.h>
 
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -12,10 +17,19 @@
 
 namespace {
 
+// Ctrl-C cancels the run under way (RunControl::cancel only stores a lock-free atomic, which a
+// signal handler may do); a second Ctrl-C ends the process at once.
+inpaint::RunControl g_control;
+
+extern "C" void on_interrupt(int) {
+  g_control.cancel();
+  std::signal(SIGINT, SIG_DFL);
+}
+
 struct RunArgs {
   std::string image, mask, out, model = inpaint::default_model_spec();
-  std::string labels_file, surface, prompt_table, strategy = "auto", preview;
-  double min_confidence = 0.5;
+  std::string labels_file, surface, prompt_table, strategy = "auto", preview, variants, variant;
+  double min_confidence = 0.5, timeout = 0;
   int preview_size = 1024, quality = 90, dilate = -1, feather = -1;
   std::uint64_t max_pixels = inpaint::DecodeOptions{}.max_pixels;
   bool resize_mask = false, no_clean = false, json = false;
@@ -71,12 +85,26 @@ int run(const RunArgs& args) {
   check_writable(args.out);
   inpaint::Prompt prompt = prompt_for(args);
   options.prompt = prompt.text;
+  if (args.timeout > 0) g_control.set_timeout(std::chrono::milliseconds(std::llround(args.timeout * 1000)));
+  options.control = &g_control;
+  std::signal(SIGINT, on_interrupt);
 
-  auto model = inpaint::default_registry().create(args.model);
+  // --variant (or $MODEL_VARIANT) picks a spec from the variants file by its service-level name.
+  std::string spec = args.model;
+  if (!args.variants.empty()) {
+    const char* env = std::getenv("MODEL_VARIANT");
+    std::string variant = !args.variant.empty() ? args.variant : env ? env : "";
+    if (variant.empty())
+      throw inpaint::Error(inpaint::ErrorCode::InvalidArgument, "--variants needs --variant NAME or $MODEL_VARIANT");
+    spec = inpaint::ModelVariants::from_file(args.variants).spec(variant);
+  }
+  auto model = inpaint::default_registry().create(spec);
   auto image = inpaint::read_file(args.image);
   auto mask = inpaint::read_file(args.mask);
   auto result = inpaint::run_pipeline(*model, image.data(), image.size(), mask.data(), mask.size(), options);
 
+  // Outputs are written atomically, so a run stopped before this point leaves no file behind.
+  g_control.check("before writing the output");
   inpaint::write_file_atomic(args.out, result.encoded.data(), result.encoded.size());
   if (!args.preview.empty()) {
     try {
@@ -177,7 +205,13 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--image", args.image, "Input photo (PNG or JPEG)")->required();
   run_cmd->add_option("--mask", args.mask, "Mask (PNG or JPEG), 255 = hole, thresholded at 127")->required();
   run_cmd->add_option("--out", args.out, "Output file; .png or .jpg decides the format")->required();
-  run_cmd->add_option("--model", args.model, "Model spec, e.g. telea or ns:radius=3")->capture_default_str();
+  auto* model_opt =
+      run_cmd->add_option("--model", args.model, "Model spec, e.g. telea or ns:radius=3")->capture_default_str();
+  auto* variants = run_cmd->add_option("--variants", args.variants,
+                                       "JSON file mapping service-level model names to specs (replaces --model)")
+                       ->excludes(model_opt);
+  run_cmd->add_option("--variant", args.variant, "Name to look up in --variants (default: $MODEL_VARIANT)")
+      ->needs(variants);
   auto* labels = run_cmd->add_option("--labels", args.labels_file, "Scene labels JSON file for the prompt");
   run_cmd->add_option("--surface", args.surface, "Surface name for the prompt (grass, gravel, ...)")->excludes(labels);
   run_cmd->add_option("--prompt-table", args.prompt_table, "JSON file overriding the surface->prompt table");
@@ -193,6 +227,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--max-pixels", args.max_pixels, "Refuse larger images")->capture_default_str();
   run_cmd->add_flag("--resize-mask", args.resize_mask, "Scale a mask of another size to the image");
   run_cmd->add_flag("--no-clean", args.no_clean, "Only threshold the mask; no morphology or dilation");
+  run_cmd->add_option("--timeout", args.timeout, "Give up after this many seconds (exit 1, no output); 0 = never")
+      ->capture_default_str()->check(CLI::Range(0.0, 31622400.0));
   run_cmd->add_flag("--json", args.json, "Print one JSON object: prompt, model, strategy, timings");
 
   auto* models_cmd = app.add_subcommand("models", "List the registered models");
@@ -233,6 +269,7 @@ int main(int argc, char** argv) {
     return run(args);
   } catch (const inpaint::Error& e) {
     std::cerr << "inpaint: error: " << e.what() << std::endl;
+    if (e.code() == inpaint::ErrorCode::Cancelled) return 130;  // the shell's code for Ctrl-C
     // 2: the command line asks for something impossible; 1: the inputs or the system failed.
     bool usage = e.code() == inpaint::ErrorCode::InvalidArgument || e.code() == inpaint::ErrorCode::UnknownModel;
     return usage ? 2 : 1;

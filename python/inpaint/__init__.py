@@ -18,6 +18,7 @@ Encodings (an image encoder's feature tensors) are kept in stores:
 """
 
 from ._core import (
+    CancelToken,
     CancelledError,
     DecodedImage,
     DecodeError,
@@ -34,6 +35,7 @@ from ._core import (
     TooLargeError,
     UnavailableError,
     UnknownModelError,
+    WaitTimeoutError,
     __version__,
     build_prompt,
     clean_mask,
@@ -58,6 +60,7 @@ from ._core import (
 )
 
 __all__ = [
+    "CancelToken",
     "CancelledError",
     "DecodedImage",
     "DecodeError",
@@ -74,6 +77,7 @@ __all__ = [
     "TooLargeError",
     "UnavailableError",
     "UnknownModelError",
+    "WaitTimeoutError",
     "__version__",
     "build_prompt",
     "clean_mask",

@@ -47,6 +47,9 @@ class InternalError(Error):
 class UnavailableError(Error, ConnectionError):
     code: ClassVar[str]
 
+class WaitTimeoutError(Error, TimeoutError):
+    code: ClassVar[str]
+
 def version() -> str: ...
 
 @final
@@ -107,6 +110,8 @@ class Model:
     def __init__(self, spec: Optional[str] = None) -> None: ...
     @property
     def spec(self) -> str: ...
+    @property
+    def load_info(self) -> dict[str, Any]: ...
     def inpaint(self, image: _Array, mask: _Array, prompt: str = "") -> _Array: ...
 
 @final
@@ -130,6 +135,14 @@ class Result:
     @property
     def timings(self) -> dict[str, float]: ...
 
+@final
+class CancelToken:
+    def __init__(self, timeout: Optional[float] = None) -> None: ...
+    def cancel(self) -> None: ...
+    @property
+    def cancelled(self) -> bool: ...
+    def set_timeout(self, seconds: float) -> None: ...
+
 def fill(
     model: Model,
     image: _Array,
@@ -151,6 +164,7 @@ def fill(
     resize_long_side: int = 1280,
     feather_px: int = 8,
     prompt: str = "",
+    cancel: Optional[CancelToken] = None,
 ) -> Result: ...
 def run(
     model: Model,
@@ -173,6 +187,7 @@ def run(
     resize_long_side: int = 1280,
     feather_px: int = 8,
     prompt: str = "",
+    cancel: Optional[CancelToken] = None,
     max_pixels: int = 100000000,
     apply_exif_orientation: bool = True,
     format: _Format = "jpeg",

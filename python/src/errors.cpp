@@ -34,6 +34,8 @@ const ErrorClass kErrorClasses[] = {
     {ErrorCode::Internal, "InternalError", nullptr, "A bug or an unexpected failure inside the library."},
     {ErrorCode::Unavailable, "UnavailableError", PyExc_ConnectionError,
      "A service the call needs (Redis) cannot be reached or stopped answering."},
+    {ErrorCode::Timeout, "WaitTimeoutError", PyExc_TimeoutError,
+     "A bounded wait ran out (a model's concurrency limit: every slot stayed busy for wait_ms)."},
 };
 
 // Indexed by the ErrorCode value; the module holds the classes for the life of the process.

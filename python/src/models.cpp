@@ -35,6 +35,18 @@ void bind_models(py::module_& m) {
            "UnknownModelError for an unregistered name, ParseError for a malformed spec and\n"
            "InvalidArgumentError for a bad parameter.")
       .def_property_readonly("spec", &InpaintModel::spec, "The canonical spec, e.g. 'telea:radius=5'.")
+      .def_property_readonly(
+          "load_info",
+          [](const InpaintModel& model) {
+            ModelLoadInfo info = model.load_info();
+            py::dict d;
+            d["device"] = info.device;
+            d["load_ms"] = info.load_ms;
+            d["warmup_ms"] = info.warmup_ms;
+            return d;
+          },
+          "Where the model runs and what loading cost: {'device': 'cpu', 'load_ms': ..., 'warmup_ms': ...}\n"
+          "(zeros for models that load nothing; warmup_ms is 0 when no warm-up ran).")
       .def(
           "inpaint",
           [](const InpaintModel& model, const py::array& image, const py::array& mask, const std::string& prompt) {
@@ -45,7 +57,11 @@ void bind_models(py::module_& m) {
               throw Error(ErrorCode::InvalidArgument,
                           "mask is " + std::to_string(hole.width) + "x" + std::to_string(hole.height) +
                               " but the image is " + std::to_string(rgb.width) + "x" + std::to_string(rgb.height));
-            Image fill = without_gil([&] { return model.inpaint({rgb, hole, prompt}); });
+            InpaintRequest request;
+            request.image = rgb;
+            request.mask = hole;
+            request.prompt = prompt;
+            Image fill = without_gil([&] { return model.inpaint(request); });
             return to_array(std::move(fill));
           },
           py::arg("image").noconvert(), py::arg("mask").noconvert(), py::arg("prompt") = "",

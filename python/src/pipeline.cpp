@@ -1,11 +1,17 @@
 // fill() and run(): the pipeline on pixels and on encoded bytes. Their keyword options mirror
 // inpaint::PipelineOptions; the defaults are the C++ ones.
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <pybind11/stl.h>
+
 #include "convert.hpp"
+#include "inpaint/error.hpp"
 #include "inpaint/pipeline.hpp"
 #include "module.hpp"
 
@@ -51,6 +57,12 @@ class KeywordReader {
     return true;
   }
 
+  // The keyword's object (None when not given), for types that need their own check.
+  py::object read_object(const char* name) {
+    known_.push_back(name);
+    return kwargs_.contains(name) ? py::object(kwargs_[name]) : py::object(py::none());
+  }
+
   void finish() const {
     for (auto item : kwargs_) {
       std::string key = py::str(item.first);
@@ -88,6 +100,14 @@ PipelineOptions pipeline_options(const py::kwargs& kwargs, const char* function,
   reader.read("resize_long_side", o.resize_long_side);
   reader.read("feather_px", o.feather_px);
   reader.read("prompt", o.prompt);
+  // The kwargs dict holds the token for the length of the call, so the pointer stays valid.
+  py::object token = reader.read_object("cancel");
+  if (!token.is_none()) {
+    if (!py::isinstance<RunControl>(token))
+      throw py::type_error(std::string(function) + "(): cancel must be a CancelToken or None, got " +
+                           std::string(py::repr(token)));
+    o.control = token.cast<RunControl*>();
+  }
   if (decodes_and_encodes) {
     reader.read("max_pixels", o.decode.max_pixels);
     reader.read("apply_exif_orientation", o.decode.apply_exif_orientation);
@@ -127,6 +147,12 @@ std::string repr(const PyResult& r) {
          ", mask_empty=" + (r.mask_empty ? "True" : "False") + ", hole=" + std::string(py::repr(r.hole)) + ")";
 }
 
+void set_timeout_seconds(RunControl& control, double seconds) {
+  if (!(seconds >= 0 && seconds <= 366.0 * 24 * 3600))
+    throw Error(ErrorCode::InvalidArgument, "timeout must be 0..31622400 seconds, got " + std::to_string(seconds));
+  control.set_timeout(std::chrono::milliseconds(std::llround(seconds * 1000)));
+}
+
 const char* kOptionsDoc =
     "Options (keywords; the defaults are libinpaint's):\n"
     "  clean=True: clean the mask (see clean_mask); False only thresholds it\n"
@@ -136,7 +162,9 @@ const char* kOptionsDoc =
     "  strategy='auto' | 'original' | 'crop' | 'resize'; crop_trigger=800 (auto crops above this\n"
     "    long side), crop_margin=128, resize_long_side=1280\n"
     "  feather_px=8: blend width outside the hole (0 = hard edge)\n"
-    "  prompt='': handed to prompt-conditioned models\n";
+    "  prompt='': handed to prompt-conditioned models\n"
+    "  cancel=None: a CancelToken; its cancel() (from another thread) or its timeout stops the run\n"
+    "    with CancelledError or WaitTimeoutError between stages and model iterations\n";
 
 const char* kBytesOptionsDoc =
     "  max_pixels=100000000, apply_exif_orientation=True: decoding (TooLargeError above the limit)\n"
@@ -146,6 +174,21 @@ const char* kBytesOptionsDoc =
 }  // namespace
 
 void bind_pipeline(py::module_& m) {
+  py::class_<RunControl>(m, "CancelToken", py::is_final(),
+                         "Stops fill() and run() from outside: cancel() from any thread, or a timeout in seconds\n"
+                         "from now. Checked between stages and between iterations of iterative models. One token\n"
+                         "may serve several runs; cancelling stops them all.")
+      .def(py::init([](std::optional<double> timeout) {
+             auto control = std::make_unique<RunControl>();
+             if (timeout) set_timeout_seconds(*control, *timeout);
+             return control;
+           }),
+           py::arg("timeout") = py::none())
+      .def("cancel", &RunControl::cancel, "Asks every run using this token to stop.")
+      .def_property_readonly("cancelled", &RunControl::cancelled, "True once cancel() was called.")
+      .def("set_timeout", &set_timeout_seconds, py::arg("seconds"),
+           "Sets the deadline to now + seconds (>= 0); a run past it raises WaitTimeoutError.");
+
   py::class_<PyResult>(m, "Result", "What fill() and run() return. The arrays own their memory.")
       .def_readonly("image", &PyResult::image,
                     "The filled RGB image, uint8 (height, width, 3); the input's pixels when the mask is empty.")

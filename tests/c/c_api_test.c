@@ -222,8 +222,9 @@ static void test_basics(void) {
   CHECK(strcmp(inpaint_status_name(INPAINT_ERR_TOO_LARGE), "too_large") == 0);
   CHECK(strcmp(inpaint_status_name(INPAINT_ERR_OUT_OF_MEMORY), "out_of_memory") == 0);
   CHECK(strcmp(inpaint_status_name(INPAINT_ERR_UNAVAILABLE), "unavailable") == 0);
+  CHECK(strcmp(inpaint_status_name(INPAINT_ERR_TIMEOUT), "timeout") == 0);
   CHECK(strcmp(inpaint_status_name((inpaint_status)99), "unknown") == 0);
-  for (i = 0; i <= INPAINT_ERR_UNAVAILABLE; ++i)
+  for (i = 0; i <= INPAINT_ERR_TIMEOUT; ++i)
     for (j = 0; j < i; ++j)
       CHECK(strcmp(inpaint_status_name((inpaint_status)i), inpaint_status_name((inpaint_status)j)) != 0);
   CHECK(inpaint_last_error() != NULL && inpaint_last_error()[0] == '\0');
@@ -875,6 +876,46 @@ static void test_pipeline(const inpaint_model *model) {
   CHECK(untouched == (inpaint_result *)g_marker);
 }
 
+/* A run control: cancelled before the run gives CANCELLED, a deadline in the past TIMEOUT, and
+ * a live control with a long timeout lets the run finish. */
+static void test_run_control(const inpaint_model *model) {
+  inpaint_run_control *control = NULL;
+  inpaint_pipeline_params params;
+  inpaint_result *result = NULL, *untouched = NULL;
+  CHECK(inpaint_run_control_cancelled(NULL) == 0);
+  inpaint_run_control_cancel(NULL);
+  inpaint_run_control_free(NULL);
+  CHECK_STATUS(inpaint_run_control_new(NULL), INPAINT_ERR_INVALID_ARGUMENT, "out_control");
+  CHECK_STATUS(inpaint_run_control_set_timeout_ms(NULL, 5), INPAINT_ERR_INVALID_ARGUMENT, "control");
+
+  CHECK_OK(inpaint_run_control_new(&control));
+  if (!control) return;
+  inpaint_pipeline_params_init(&params);
+  CHECK(params.control == NULL);
+  params.control = control;
+  CHECK_OK(inpaint_run_control_set_timeout_ms(control, 60000));
+  CHECK_OK(inpaint_run(model, g_photo_png.data, g_photo_png.size, g_mask_png.data, g_mask_png.size, &params,
+                       &result));
+  inpaint_result_free(result);
+  CHECK_OK(inpaint_run_control_set_timeout_ms(control, 0));
+  CHECK_STATUS(inpaint_run(model, g_photo_png.data, g_photo_png.size, g_mask_png.data, g_mask_png.size, &params,
+                           &untouched),
+               INPAINT_ERR_TIMEOUT, "deadline");
+  CHECK(untouched == NULL);
+  inpaint_run_control_free(control);
+
+  CHECK_OK(inpaint_run_control_new(&control));
+  if (!control) return;
+  params.control = control;
+  inpaint_run_control_cancel(control);
+  CHECK(inpaint_run_control_cancelled(control) == 1);
+  CHECK_STATUS(inpaint_run(model, g_photo_png.data, g_photo_png.size, g_mask_png.data, g_mask_png.size, &params,
+                           &untouched),
+               INPAINT_ERR_CANCELLED, "cancelled");
+  CHECK(untouched == NULL);
+  inpaint_run_control_free(control);
+}
+
 static void test_run_files(const inpaint_model *model) {
   inpaint_pipeline_params params;
   inpaint_timings timings;
@@ -1244,6 +1285,7 @@ int main(int argc, char **argv) {
   if (model) {
     test_pipeline(model);
     test_run_files(model);
+    test_run_control(model);
     test_threads(model);
     if (argc > 1) test_real_photo(model, argv[1]);
   }

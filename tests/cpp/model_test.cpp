@@ -1,4 +1,9 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
 #include "inpaint/error.hpp"
 #include "inpaint/model.hpp"
@@ -66,7 +71,7 @@ TEST(Registry, UserModelsAndOwnTables) {
   });
   EXPECT_THROW(r.add("solid", "again", [](const ModelSpec&) { return std::make_unique<SolidFill>(); }), Error);
   EXPECT_THROW(r.add("Bad Name", "x", [](const ModelSpec&) { return std::make_unique<SolidFill>(); }), Error);
-  EXPECT_EQ(r.list().size(), 4u);
+  EXPECT_EQ(r.list().size(), 5u);
   EXPECT_EQ(r.list()[0].name, "ns");
   EXPECT_THROW(r.create("solid:x=1"), Error);
   auto model = r.create("solid");
@@ -103,4 +108,56 @@ TEST(OpenCvFill, FillsTheHoleSmoothly) {
     EXPECT_NEAR(test::at(out, 32, 32, 0), 30, 3) << spec;
     EXPECT_NEAR(test::at(out, 32, 32, 1), 160, 3) << spec;
   }
+}
+
+TEST(ModelVariants, MapsServiceNamesToSpecs) {
+  auto variants = ModelVariants::from_json(
+      R"({"lama_fp32": "torchscript:path=/models/big-lama.pt,contract=lama", "quick": "telea:radius=3"})");
+  EXPECT_EQ(variants.spec("lama_fp32"), "torchscript:path=/models/big-lama.pt,contract=lama");
+  EXPECT_EQ(default_registry().create(variants.spec("quick"))->spec(), "telea:radius=3");
+  EXPECT_EQ(variants.names(), (std::vector<std::string>{"lama_fp32", "quick"}));
+  try {
+    variants.spec("flux_fill_q8");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::UnknownModel);
+    EXPECT_NE(std::string(e.what()).find("flux_fill_q8"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("known: lama_fp32, quick"), std::string::npos) << e.what();
+  }
+  for (const char* bad : {"", "[]", "{\"a\": 1}", "{\"a\": \"Bad Spec\"}", "{\"a\": \"telea:radius\"}", "{"}) {
+    try {
+      ModelVariants::from_json(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Parse) << bad;
+    }
+  }
+  try {
+    ModelVariants::from_file("/nonexistent/variants.json");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Io);
+  }
+}
+
+TEST(ModelVariants, FromEnvironment) {
+  std::string path = testing::TempDir() + "inpaint_variants_" + std::to_string(::getpid()) + ".json";
+  {
+    std::ofstream(path) << R"({"quick": "ns:radius=4"})";
+  }
+  ::setenv("INPAINT_MODEL_VARIANTS", path.c_str(), 1);
+  ::setenv("MODEL_VARIANT", "quick", 1);
+  EXPECT_EQ(ModelVariants::spec_from_environment(), "ns:radius=4");
+  ::setenv("MODEL_VARIANT", "slow", 1);
+  EXPECT_THROW(ModelVariants::spec_from_environment(), Error);
+  ::unsetenv("MODEL_VARIANT");
+  try {
+    ModelVariants::spec_from_environment();
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("MODEL_VARIANT"), std::string::npos) << e.what();
+  }
+  ::unsetenv("INPAINT_MODEL_VARIANTS");
+  std::remove(path.c_str());
 }

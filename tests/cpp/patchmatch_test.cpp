@@ -137,14 +137,18 @@ TEST(PatchMatch, ProgressAndCancellationStopWithinOneIteration) {
   Image img = test::pattern_rgb(200, 150);
   Image mask = test::disc_mask(200, 150, 100, 75, 30);
   std::vector<double> reports;
-  patchmatch_fill(img, mask, {}, [&](double f) { reports.push_back(f); return true; });
+  RunControl reporting;
+  reporting.progress = [&](double f) { reports.push_back(f); return true; };
+  patchmatch_fill(img, mask, {}, &reporting);
   ASSERT_GE(reports.size(), 5u);
   EXPECT_DOUBLE_EQ(reports.back(), 1.0);
   for (std::size_t i = 1; i < reports.size(); ++i) EXPECT_GT(reports[i], reports[i - 1]);
 
   int calls = 0;
+  RunControl stopping;
+  stopping.progress = [&](double) { return ++calls < 2; };
   try {
-    patchmatch_fill(img, mask, {}, [&](double) { return ++calls < 2; });
+    patchmatch_fill(img, mask, {}, &stopping);
     ADD_FAILURE() << "not cancelled";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::Cancelled);
@@ -152,18 +156,17 @@ TEST(PatchMatch, ProgressAndCancellationStopWithinOneIteration) {
   EXPECT_EQ(calls, 2);  // stopped right after the iteration whose report said stop
 
   // The flag, set from another thread while the fill runs.
-  std::atomic<bool> cancel{false};
-  PatchMatchParams p;
-  p.cancel = &cancel;
+  RunControl control;
   int after_cancel = 0;
   std::thread canceller;
+  control.progress = [&](double) {
+    if (control.cancelled()) ++after_cancel;
+    if (!canceller.joinable()) canceller = std::thread([&] { control.cancel(); });
+    else canceller.join(), canceller = std::thread([] {});
+    return true;
+  };
   try {
-    patchmatch_fill(img, mask, p, [&](double) {
-      if (cancel) ++after_cancel;
-      if (!canceller.joinable()) canceller = std::thread([&] { cancel = true; });
-      else canceller.join(), canceller = std::thread([] {});
-      return true;
-    });
+    patchmatch_fill(img, mask, {}, &control);
     ADD_FAILURE() << "not cancelled";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::Cancelled);

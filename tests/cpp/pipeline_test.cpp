@@ -207,3 +207,48 @@ TEST(Pipeline, BadInputsNameTheProblem) {
   EXPECT_EQ(parse_strategy("crop"), Strategy::Crop);
   EXPECT_EQ(model.calls, 0);
 }
+
+TEST(Pipeline, RunControlStopsBetweenStages) {
+  auto model = default_registry().create("patchmatch");
+  Image img = test::pattern_rgb(120, 90);
+  Image mask = test::disc_mask(120, 90, 60, 45, 15);
+  PipelineOptions options;
+  RunControl control;
+  options.control = &control;
+  EXPECT_NO_THROW(fill_image(*model, img, mask, options));  // a fresh control changes nothing
+
+  control.cancel();
+  try {
+    fill_image(*model, img, mask, options);
+    ADD_FAILURE() << "not cancelled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Cancelled);
+  }
+
+  RunControl late;
+  late.set_timeout(std::chrono::milliseconds(0));
+  options.control = &late;
+  try {
+    fill_image(*model, img, mask, options);
+    ADD_FAILURE() << "deadline ignored";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Timeout);
+    EXPECT_NE(std::string(e.what()).find("deadline"), std::string::npos) << e.what();
+  }
+
+  // A deadline that passes during the model stops it after the iteration under way.
+  RunControl soon;
+  int reports = 0;
+  soon.progress = [&](double) {
+    if (++reports == 2) soon.set_timeout(std::chrono::milliseconds(0));
+    return true;
+  };
+  options.control = &soon;
+  try {
+    fill_image(*model, img, mask, options);
+    ADD_FAILURE() << "deadline ignored";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Timeout);
+  }
+  EXPECT_EQ(reports, 2);
+}

@@ -2,7 +2,9 @@
 import json
 import os
 import struct
+import signal
 import subprocess
+import time
 import zlib
 from pathlib import Path
 
@@ -171,3 +173,51 @@ def test_unwritable_preview_leaves_no_output(files):
     d, image, mask = files
     r = run("run", "--image", image, "--mask", mask, "--out", d / "out.png", "--preview", d / "no" / "p.jpg")
     assert_clean_failure(r, d, "cannot write")
+
+
+def test_ctrl_c_cancels_and_leaves_no_output(tmp_path):
+    # A slow fill (large hole, many iterations) interrupted as a terminal's Ctrl-C would.
+    image = write_rgb(tmp_path / "photo.png", photo(600, 800))
+    mask = write_mask(tmp_path / "mask.png", disc(600, 800, 400, 300, 200))
+    args = ["run", "--image", image, "--mask", mask, "--out", tmp_path / "out.png",
+            "--preview", tmp_path / "out_preview.jpg", "--model", "patchmatch:iterations=50", "--strategy", "original"]
+    process = subprocess.Popen([str(CLI), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    assert process.poll() is None, "the run ended before the interrupt"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    result = subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+    assert_clean_failure(result, tmp_path, "cancelled")
+
+
+def test_timeout_gives_up_without_output(files):
+    tmp_path, image, mask = files
+    result = run("run", "--image", image, "--mask", mask, "--out", tmp_path / "out.png",
+                 "--model", "patchmatch:iterations=50", "--timeout", "0.001")
+    assert result.returncode == 1
+    assert_clean_failure(result, tmp_path, "deadline")
+
+
+def test_model_variants_file(files, monkeypatch):
+    tmp_path, image, mask = files
+    variants = tmp_path / "variants.json"
+    variants.write_text(json.dumps({"quick": "telea:radius=3", "lama_fp32": "torchscript:path=/nonexistent.pt"}))
+    result = run("run", "--image", image, "--mask", mask, "--out", tmp_path / "out.png",
+                 "--variants", variants, "--variant", "quick", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["model"] == "telea:radius=3"
+    # $MODEL_VARIANT when --variant is not given.
+    monkeypatch.setenv("MODEL_VARIANT", "quick")
+    result = run("run", "--image", image, "--mask", mask, "--out", tmp_path / "out2.png", "--variants", variants)
+    assert result.returncode == 0, result.stderr
+    # Unknown names list the known ones.
+    (tmp_path / "out.png").unlink()
+    (tmp_path / "out2.png").unlink()
+    result = run("run", "--image", image, "--mask", mask, "--out", tmp_path / "out.png",
+                 "--variants", variants, "--variant", "flux_fill_q8")
+    assert result.returncode == 2
+    assert_clean_failure(result, tmp_path, "known: lama_fp32, quick")
+    result = run("run", "--image", image, "--mask", mask, "--out", tmp_path / "out.png",
+                 "--variants", variants, "--model", "telea")
+    assert result.returncode == 2

@@ -139,6 +139,8 @@ def test_everything_has_a_docstring():
         (inpaint.ParseError, "parse", ValueError),
         (inpaint.CancelledError, "cancelled", None),
         (inpaint.InternalError, "internal", None),
+        (inpaint.UnavailableError, "unavailable", ConnectionError),
+        (inpaint.WaitTimeoutError, "timeout", TimeoutError),
     ],
 )
 def test_error_classes(cls, code, python_base):

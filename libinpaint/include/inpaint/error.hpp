@@ -19,6 +19,7 @@ enum class ErrorCode {
   Internal = 8,         // a bug or an unexpected failure in a dependency
   // 9 is the C API's INPAINT_ERR_OUT_OF_MEMORY (std::bad_alloc inside C++).
   Unavailable = 10,     // a service (Redis) cannot be reached or stopped answering
+  Timeout = 11,         // a bounded wait ran out: a run's deadline, a model's concurrency limit
 };
 
 INPAINT_CXX_API const char* error_code_name(ErrorCode code) noexcept;

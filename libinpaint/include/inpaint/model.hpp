@@ -1,5 +1,7 @@
 #pragma once
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,19 +13,58 @@
 
 namespace inpaint {
 
+// Stops a run from outside: a cancel flag and a deadline, checked between pipeline stages and
+// between iterations of iterative models (and before a model waits for a free slot).
+// Thread-safety: cancel() may be called from any thread, and from a signal handler (it only
+// stores a lock-free atomic); the checks from any thread. Set the deadline and progress before
+// the run starts. One control may serve several runs: cancelling stops them all.
+class INPAINT_CXX_API RunControl {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  void cancel() noexcept { cancelled_.store(true); }
+  bool cancelled() const noexcept { return cancelled_.load(); }
+  void set_deadline(Clock::time_point deadline) noexcept;
+  void set_timeout(std::chrono::milliseconds timeout) noexcept;  // deadline = now + timeout
+  bool has_deadline() const noexcept;
+  Clock::time_point deadline() const noexcept;  // Clock::time_point::max() when none is set
+  // Throws Error(Cancelled) when cancelled, Error(Timeout) when the deadline has passed; the
+  // message names `stage`.
+  void check(const char* stage) const;
+  // check(), then the progress callback with the fraction done (0..1]; false from it stops the
+  // run with Error(Cancelled).
+  void report(const char* stage, double fraction) const;
+
+  // Iterative models report the fraction done after each iteration. Called on the thread that
+  // runs the model. With the Crop strategy each region reports 0..1 anew.
+  std::function<bool(double)> progress;
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  std::atomic<std::int64_t> deadline_ns_{INT64_MAX};  // steady_clock nanoseconds since epoch
+};
+
+// Checks control when there is one (see RunControl::check).
+inline void check_run(const RunControl* control, const char* stage) {
+  if (control) control->check(stage);
+}
+
 struct InpaintRequest {
   ImageView image;     // RGB
   ImageView mask;      // one channel, 255 = hole, 0 = keep, same size as image
   std::string prompt;  // used by prompt-conditioned models, ignored by the others
-  // Iterative models report the fraction done (0..1] after each iteration; returning false
-  // stops the run with Error(Cancelled). Called on the thread that runs the model.
-  std::function<bool(double)> progress;
-  // Another thread may set it; iterative models then stop with Error(Cancelled) after the
-  // iteration under way.
-  const std::atomic<bool>* cancel = nullptr;
+  // Cancel flag, deadline and progress of this run; nullptr: it runs to the end.
+  const RunControl* control = nullptr;
 };
 
-// A fill model. A loaded model is immutable and may be shared by any number of threads.
+// What loading a model cost and where it runs. Models without such costs report zeros.
+struct ModelLoadInfo {
+  std::string device = "cpu";  // where it runs, e.g. "cpu", "cuda:0" (auto resolved)
+  double load_ms = 0;          // reading the file and moving weights to the device
+  double warmup_ms = 0;        // the warm-up run; 0 when none ran
+};
+
+// A fill model. A factory returns it loaded (and warmed up when asked), ready to run. A loaded model is immutable and may be shared by any number of threads.
 class INPAINT_CXX_API InpaintModel {
  public:
   virtual ~InpaintModel();
@@ -32,6 +73,7 @@ class INPAINT_CXX_API InpaintModel {
   // Returns an RGB image of the request's size; pixels outside the hole may be anything,
   // the pipeline keeps the original there.
   virtual Image inpaint(const InpaintRequest& request) const = 0;
+  virtual ModelLoadInfo load_info() const;
 };
 
 // Throws Error(InvalidArgument) unless the request holds a non-empty RGB image and a
@@ -63,6 +105,27 @@ class INPAINT_CXX_API SpecReader {
   std::vector<std::string> read_;
 };
 
+// Service-level model names (a worker's MODEL_VARIANT, e.g. "lama_fp32", "flux_fill_q8") mapped
+// to spec strings by a JSON object: {"lama_fp32": "torchscript:path=/models/big-lama.pt", ...}.
+// Every spec is parsed when the file is read. Immutable once read: any threads may use it.
+class INPAINT_CXX_API ModelVariants {
+ public:
+  // Throws Error(Parse) for malformed JSON, a value that is not a string or not a spec;
+  // origin names the source in messages.
+  static ModelVariants from_json(const std::string& json, const std::string& origin = "JSON");
+  static ModelVariants from_file(const std::string& path);  // also Error(Io)
+  // Reads the file named by $INPAINT_MODEL_VARIANTS and returns the spec of $MODEL_VARIANT.
+  // Throws Error(InvalidArgument) when either variable is unset or empty.
+  static std::string spec_from_environment();
+
+  // Throws Error(UnknownModel) listing the known names.
+  const std::string& spec(const std::string& name) const;
+  std::vector<std::string> names() const;  // sorted
+
+ private:
+  std::map<std::string, std::string> specs_;
+};
+
 using ModelFactory = std::function<std::unique_ptr<InpaintModel>(const ModelSpec&)>;
 
 struct ModelInfo {
@@ -91,7 +154,7 @@ class INPAINT_CXX_API Registry {
   std::unique_ptr<Impl> impl_;
 };
 
-// Adds the library's models: telea, ns.
+// Adds the library's models: telea, ns, patchmatch, torchscript.
 INPAINT_CXX_API void register_builtin_models(Registry& registry);
 
 // A process-wide registry holding the built-in models (filled on first use).

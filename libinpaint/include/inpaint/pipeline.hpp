@@ -36,10 +36,9 @@ struct PipelineOptions {
   int resize_long_side = 1280;
   int feather_px = 8;        // blend width outside the hole; 0 = hard edge
   std::string prompt;        // handed to the model
-  // Handed to the model (see InpaintRequest): iterative models report progress and stop when
-  // it returns false or when *cancel becomes true. With Crop, each region reports 0..1 anew.
-  std::function<bool(double)> progress;
-  const std::atomic<bool>* cancel = nullptr;
+  // Cancel flag, deadline and progress (see RunControl): checked between stages and handed to
+  // the model. nullptr: the run goes to the end.
+  const RunControl* control = nullptr;
   EncodeOptions output;      // format and quality of the result
   int preview_long_side = 0; // > 0: also encode a preview with this long side
   EncodeOptions preview{ImageFormat::Jpeg, 85};

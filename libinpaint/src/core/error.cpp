@@ -15,6 +15,7 @@ const char* error_code_name(ErrorCode code) noexcept {
     case ErrorCode::Cancelled: return "cancelled";
     case ErrorCode::Internal: return "internal";
     case ErrorCode::Unavailable: return "unavailable";
+    case ErrorCode::Timeout: return "timeout";
   }
   return "unknown";
 }

@@ -358,7 +358,7 @@ Level make_level(const cv::Mat& rgb, const cv::Mat& hole, int radius, double loc
 }  // namespace
 
 Image patchmatch_fill(const ImageView& image, const ImageView& mask, const PatchMatchParams& p,
-                      const std::function<bool(double)>& progress, PatchMatchField* field) {
+                      const RunControl* control, PatchMatchField* field) {
   cv::Mat input = as_mat(image);
   cv::Mat hole0;
   cv::threshold(as_mat(mask), hole0, 127, 1, cv::THRESH_BINARY);
@@ -399,9 +399,7 @@ Image patchmatch_fill(const ImageView& image, const ImageView& mask, const Patch
   int steps_done = 0;
   auto step_done = [&] {
     ++steps_done;
-    if (p.cancel && p.cancel->load()) throw Error(ErrorCode::Cancelled, "patchmatch: cancelled");
-    if (progress && !progress(double(steps_done) / total_steps))
-      throw Error(ErrorCode::Cancelled, "patchmatch: cancelled by the progress callback");
+    if (control) control->report("patchmatch iteration", double(steps_done) / total_steps);
   };
 
   Level previous;
@@ -484,8 +482,7 @@ class PatchMatchModel final : public InpaintModel {
   Image inpaint(const InpaintRequest& request) const override {
     validate_request(request);
     PatchMatchParams params = params_;
-    params.cancel = request.cancel;
-    return patchmatch_fill(request.image, request.mask, params, request.progress);
+    return patchmatch_fill(request.image, request.mask, params, request.control);
   }
 
  private:

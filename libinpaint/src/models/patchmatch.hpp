@@ -26,7 +26,6 @@ struct PatchMatchParams {
   double sharpness = 0.06;
   int max_search_side = 800;  // levels with a longer side only refine the upsampled field ...
   int refine_radius = 8;      // ... with one pass searching this far around each match
-  const std::atomic<bool>* cancel = nullptr;
 };
 
 // The finest level's nearest-neighbour field, for tests: one entry per patch that touches the hole.
@@ -36,11 +35,11 @@ struct PatchMatchField {
   std::vector<Match> matches;
 };
 
-// Fills the hole (mask > 127) of an RGB image from its known pixels. Throws Error(Cancelled)
-// when cancel is set or progress returns false (both checked after every iteration).
+// Fills the hole (mask > 127) of an RGB image from its known pixels. Reports to control after
+// every iteration, so a cancel, a deadline or a progress callback that says stop ends it there.
 // Exported (though not public) so the unit tests can reach it.
 INPAINT_CXX_API Image patchmatch_fill(const ImageView& image, const ImageView& mask, const PatchMatchParams& params,
-                                      const std::function<bool(double)>& progress = {},
+                                      const RunControl* control = nullptr,
                                       PatchMatchField* field = nullptr);
 
 }  // namespace inpaint::detail

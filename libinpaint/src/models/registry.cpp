@@ -11,6 +11,32 @@
 namespace inpaint {
 
 InpaintModel::~InpaintModel() = default;
+ModelLoadInfo InpaintModel::load_info() const { return {}; }
+
+void RunControl::set_deadline(Clock::time_point deadline) noexcept {
+  deadline_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count());
+}
+
+void RunControl::set_timeout(std::chrono::milliseconds timeout) noexcept { set_deadline(Clock::now() + timeout); }
+
+bool RunControl::has_deadline() const noexcept { return deadline_ns_.load() != INT64_MAX; }
+
+RunControl::Clock::time_point RunControl::deadline() const noexcept {
+  if (!has_deadline()) return Clock::time_point::max();
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(deadline_ns_.load())));
+}
+
+void RunControl::check(const char* stage) const {
+  if (cancelled()) throw Error(ErrorCode::Cancelled, std::string("cancelled (") + stage + ")");
+  if (has_deadline() && Clock::now() >= deadline())
+    throw Error(ErrorCode::Timeout, std::string("deadline passed (") + stage + ")");
+}
+
+void RunControl::report(const char* stage, double fraction) const {
+  check(stage);
+  if (progress && !progress(fraction))
+    throw Error(ErrorCode::Cancelled, std::string("cancelled by the progress callback (") + stage + ")");
+}
 
 void validate_request(const InpaintRequest& r) {
   if (r.image.empty() || r.image.channels != 3)
@@ -159,6 +185,11 @@ void register_builtin_models(Registry& registry) {
                "PatchMatch exemplar fill that continues texture; patch=N (odd 3..15, 7), levels=N (0 = auto), "
                "iterations=N (1..50, 5), search=N (px, 0 = whole image), seed=N",
                detail::make_patchmatch);
+  registry.add("torchscript",
+               "TorchScript fill model file; path=FILE, contract=lama|migan (lama), device=cpu|cuda|cuda:N|auto "
+               "(auto), dtype=fp32|fp16|bf16 (fp32; lama fp32 only), max_side=N (lama working cap, 0 = none), "
+               "concurrency=N (runs at once, 0 = no limit), wait_ms=N (30000), warmup=0|1, empty_cache=0|1",
+               detail::make_torchscript);
 }
 
 Registry& default_registry() {

@@ -53,8 +53,8 @@ void validate(const PipelineOptions& o) {
 }
 
 Image run_model(const InpaintModel& model, const ImageView& image, const ImageView& mask, const PipelineOptions& options) {
-  InpaintRequest request{image, mask, options.prompt, options.progress, options.cancel};
-  if (options.cancel && options.cancel->load()) throw Error(ErrorCode::Cancelled, "cancelled before the model ran");
+  InpaintRequest request{image, mask, options.prompt, options.control};
+  check_run(options.control, "before the model");
   Image fill;
   try {
     fill = model.inpaint(request);
@@ -144,6 +144,7 @@ PreparedMask prepare_mask(const ImageView& mask_in, const cv::Size& frame, const
   }
   PreparedMask prepared;
   prepared.mask_ms = clock.lap();
+  check_run(options.control, "before the mask clean-up");
   prepared.hole = detail::tight(options.clean ? detail::clean_region(mask, options.mask, options.mask_backend, options.mask_device)
                                               : detail::threshold_region(mask, options.mask.threshold));
   prepared.alpha = detail::feather_region(prepared.hole, options.feather_px, frame);
@@ -221,6 +222,7 @@ PipelineResult fill_image(const InpaintModel& model, const ImageView& rgb, const
                           const PipelineOptions& options) {
   validate(options);
   check_rgb(rgb);
+  check_run(options.control, "before the fill");
   detail::Stopwatch clock;
   PipelineResult result;
   result.image = Image::copy_of(rgb);
@@ -261,6 +263,7 @@ PipelineResult run_pipeline(const InpaintModel& model, const std::uint8_t* image
   }
   PreparedMask prepared = mask_future.get();
   clock.lap();
+  check_run(options.control, "after decoding");
 
   PipelineResult result;
   result.image = std::move(decoded.rgb);
@@ -269,6 +272,7 @@ PipelineResult run_pipeline(const InpaintModel& model, const std::uint8_t* image
   result.times.orient = decoded.orient_ms;
   fill_prepared(model, result.image, prepared, options, result);
   clock.lap();
+  check_run(options.control, "before encoding");
 
   // PNG keeps the alpha channel; JPEG cannot hold one and drops it.
   ImageView alpha = options.output.format == ImageFormat::Png ? result.alpha.view() : ImageView{};

@@ -1,0 +1,88 @@
+// The torchscript model's cost around a tiny module: per-call time at given sizes, the first
+// call at a new size against a repeat, and resident memory over many calls with varying sizes.
+// Usage: bench_torchscript MODEL.pt [REPS]   (prints one JSON object)
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "inpaint/inpaint.hpp"
+
+namespace {
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double rss_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return double(resident) * double(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+struct Input {
+  inpaint::Image image, mask;
+};
+
+Input make_input(int w, int h) {
+  Input in{inpaint::Image(w, h, 3), inpaint::Image(w, h, 1)};
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      std::uint8_t* p = in.image.data() + (std::size_t(y) * w + x) * 3;
+      p[0] = std::uint8_t(x * 7 + y), p[1] = std::uint8_t(y * 3), p[2] = std::uint8_t(x ^ y);
+      in.mask.data()[std::size_t(y) * w + x] = (x > w / 4 && x < w / 2 && y > h / 4 && y < h / 2) ? 255 : 0;
+    }
+  return in;
+}
+
+double call_ms(const inpaint::InpaintModel& model, const Input& in) {
+  inpaint::InpaintRequest r;
+  r.image = in.image.view();
+  r.mask = in.mask.view();
+  double t = now_ms();
+  model.inpaint(r);
+  return now_ms() - t;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: bench_torchscript MODEL.pt [REPS]\n";
+    return 2;
+  }
+  int reps = argc > 2 ? std::stoi(argv[2]) : 20;
+  auto model = inpaint::default_registry().create(std::string("torchscript:device=cpu,path=") + argv[1]);
+  std::string json = "{\"load_ms\": " + std::to_string(model->load_info().load_ms);
+  for (int side : {512, 2048}) {
+    Input in = make_input(side, side);
+    call_ms(*model, in);
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) t.push_back(call_ms(*model, in));
+    json += ", \"call_" + std::to_string(side) + "_ms\": " + std::to_string(median(t));
+  }
+  // A size this process has not seen, twice: the first call must not cost much more.
+  Input fresh = make_input(1001, 703);
+  double first = call_ms(*model, fresh), second = call_ms(*model, fresh);
+  json += ", \"new_size_first_ms\": " + std::to_string(first) + ", \"new_size_second_ms\": " + std::to_string(second);
+  // Resident memory over 1000 calls at sizes that keep changing.
+  for (int i = 1; i <= 1000; ++i) {
+    Input in = make_input(200 + (i * 37) % 400, 150 + (i * 53) % 300);
+    call_ms(*model, in);
+    if (i == 100 || i == 250 || i == 500 || i == 750 || i == 1000)
+      json += ", \"rss_after_" + std::to_string(i) + "_mb\": " + std::to_string(rss_mb());
+  }
+  json += "}";
+  std::cout << json << std::endl;
+  return 0;
+}

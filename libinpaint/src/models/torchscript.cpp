@@ -1,0 +1,426 @@
+// Fill models exported as TorchScript (IOPaint's big-lama.pt, migan_traced.pt) under two input
+// contracts (DESIGN.md §4). The only model translation unit that includes LibTorch.
+#include <torch/script.h>
+#include <torch/torch.h>
+#include <torch/csrc/jit/passes/graph_fuser.h>
+#include <torch/csrc/jit/passes/tensorexpr_fuser.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <opencv2/imgproc.hpp>
+
+#include "core/timer.hpp"
+#include "inpaint/error.hpp"
+#include "models/builtin.hpp"
+
+#if INPAINT_TORCH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace inpaint::detail {
+
+namespace {
+
+using torch::indexing::Slice;
+
+enum class Contract { Lama, Migan };
+
+// Process-wide executor settings. The profiling executor re-specialises the graph for every new
+// input size, and the fusers compile kernels for it: a second call at a new size then costs
+// seconds. A fill model sees a new size on almost every call, so both are off.
+void configure_executor() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    torch::jit::getProfilingMode() = false;
+    torch::jit::getExecutorMode() = false;
+    torch::jit::overrideCanFuseOnCPULegacy(false);
+    torch::jit::setTensorExprFuserEnabled(false);
+  });
+}
+
+// Parses cpu|cuda|cuda:N|auto. A CUDA device that cannot be used is an error: silently running
+// a GPU worker on the CPU would look like a hang.
+torch::Device resolve_device(const std::string& name) {
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    int index = 0;
+    if (name.size() > 5) {
+      std::size_t used = 0;
+      try { index = std::stoi(name.substr(5), &used); } catch (const std::exception&) { used = 0; }
+      if (used == 0 || used != name.size() - 5 || index < 0)
+        throw Error(ErrorCode::InvalidArgument, "torchscript: device '" + name + "' is not cpu, cuda, cuda:N or auto");
+    }
+    if (!torch::cuda::is_available())
+      throw Error(ErrorCode::InvalidArgument, "torchscript: device '" + name +
+                                              "' asked for, but this LibTorch has no CUDA or the machine has no GPU");
+    int count = int(torch::cuda::device_count());
+    if (index >= count)
+      throw Error(ErrorCode::InvalidArgument, "torchscript: device '" + name + "' asked for, but there are only " +
+                                              std::to_string(count) + " GPU(s)");
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw Error(ErrorCode::InvalidArgument, "torchscript: device '" + name + "' is not cpu, cuda, cuda:N or auto");
+}
+
+// Indices 0..size-1 followed by a mirror image of them (edge pixel repeated, as numpy's
+// "symmetric"), bouncing as often as needed, so any pad works even on a tiny image.
+torch::Tensor mirror_indices(int64_t size, int64_t padded, const torch::Device& device) {
+  std::vector<int64_t> idx(static_cast<std::size_t>(padded));
+  for (int64_t i = 0; i < padded; ++i) {
+    int64_t period = 2 * size, j = i % period;
+    idx[std::size_t(i)] = j < size ? j : period - 1 - j;
+  }
+  return torch::tensor(idx, torch::kInt64).to(device);
+}
+
+// Pads x at the bottom/right to ph x pw by mirroring; hdim and wdim are its row and column
+// dimensions ([N,C,H,W] by default).
+torch::Tensor mirror_pad_dim(const torch::Tensor& x, int64_t dim, int64_t padded) {
+  int64_t n = x.size(dim), pad = padded - n;
+  if (pad == 0) return x;
+  // One reflection covers it (the usual case): two block copies, much faster than a gather.
+  if (pad <= n) return torch::cat({x, x.narrow(dim, n - pad, pad).flip(dim)}, dim);
+  return x.index_select(dim, mirror_indices(n, padded, x.device()));
+}
+
+torch::Tensor mirror_pad(const torch::Tensor& x, int64_t ph, int64_t pw, int64_t hdim = 2, int64_t wdim = 3) {
+  return mirror_pad_dim(mirror_pad_dim(x, hdim, ph), wdim, pw);
+}
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+std::string shape_str(const torch::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "," : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+class TorchScriptFill final : public InpaintModel {
+ public:
+  struct Options {
+    std::string path;
+    Contract contract = Contract::Lama;
+    std::string device_name = "auto";
+    torch::Dtype dtype = torch::kFloat32;
+    std::string dtype_name = "fp32";
+    int max_side = 0;      // lama: working-resolution cap on the long side (0 = none)
+    int concurrency = 0;   // runs at once (0 = no limit)
+    int wait_ms = 30000;   // how long a run waits for a free slot
+    bool warmup = false;
+    bool empty_cache = false;
+  };
+
+  explicit TorchScriptFill(Options o) : o_(std::move(o)), device_(resolve_device(o_.device_name)) {
+    configure_executor();
+    Stopwatch watch;
+    std::ifstream probe(o_.path, std::ios::binary);
+    if (!probe) throw Error(ErrorCode::Io, "torchscript: cannot read model file '" + o_.path + "'");
+    probe.close();
+    try {
+      module_ = torch::jit::load(o_.path, device_);
+    } catch (const c10::Error& e) {
+      std::string what = e.what_without_backtrace();
+      throw Error(ErrorCode::Decode, "torchscript: '" + o_.path + "' is not a loadable TorchScript file: " +
+                                         what.substr(0, what.find('\n')));
+    }
+    module_.eval();
+    if (o_.dtype != torch::kFloat32) module_.to(o_.dtype);
+    info_.device = device_.str();
+    info_.load_ms = watch.lap();
+    if (o_.warmup) {
+      // One run at the contract's typical size, so the first user request does not pay for
+      // lazy initialisation (allocator pools, kernel selection, the executor's first plan).
+      int side = o_.contract == Contract::Migan ? 512 : 256;
+      Image image = Image::uninitialized(side, side, 3);
+      std::fill(image.data(), image.data() + image.size_bytes(), std::uint8_t(128));
+      Image mask = Image::uninitialized(side, side, 1);
+      std::fill(mask.data(), mask.data() + mask.size_bytes(), std::uint8_t(0));
+      std::fill(mask.data() + mask.size_bytes() / 4, mask.data() + mask.size_bytes() / 2, std::uint8_t(255));
+      InpaintRequest request;
+      request.image = image.view();
+      request.mask = mask.view();
+      inpaint(request);
+      info_.warmup_ms = watch.lap();
+    }
+  }
+
+  std::string spec() const override {
+    ModelSpec s{"torchscript", {{"path", o_.path},
+                                {"contract", o_.contract == Contract::Lama ? "lama" : "migan"},
+                                {"device", device_.str()},
+                                {"dtype", o_.dtype_name}}};
+    if (o_.max_side) s.params["max_side"] = std::to_string(o_.max_side);
+    if (o_.concurrency) s.params["concurrency"] = std::to_string(o_.concurrency);
+    if (o_.concurrency && o_.wait_ms != Options{}.wait_ms) s.params["wait_ms"] = std::to_string(o_.wait_ms);
+    if (o_.warmup) s.params["warmup"] = "1";
+    if (o_.empty_cache) s.params["empty_cache"] = "1";
+    return s.str();
+  }
+
+  ModelLoadInfo load_info() const override { return info_; }
+
+  Image inpaint(const InpaintRequest& request) const override {
+    validate_request(request);
+    check_run(request.control, "before the torchscript model");
+    Slot slot(*this, request.control);
+    check_run(request.control, "before the torchscript model");
+    torch::NoGradGuard no_grad;
+    c10::InferenceMode inference;
+    Image out = Image::uninitialized(request.image.width, request.image.height, 3);
+    {
+      auto image = host_rgb(request.image).to(device_);
+      auto hole = host_mask(request.mask).to(device_);
+      auto filled = o_.contract == Contract::Lama ? run_lama(image, hole) : run_migan(image, hole, request.control);
+      // Only hole pixels come from the model; the rest is the input, byte for byte. Copying the
+      // input and scattering the hole touches the model's output only where it is used.
+      auto result = torch::from_blob(out.data(), {out.height(), out.width(), 3}, torch::kUInt8);
+      result.copy_(image);
+      auto hole_cpu = hole.to(torch::kCPU);
+      result.index_put_({hole_cpu}, filled.index({hole}).to(torch::kCPU));
+    }
+    release_cache();
+    return out;
+  }
+
+ private:
+  // Holds one of the model's concurrency slots for the length of a run.
+  class Slot {
+   public:
+    Slot(const TorchScriptFill& m, const RunControl* control) : m_(m) {
+      if (m_.o_.concurrency <= 0) return;
+      // The wait ends at wait_ms, at the run's deadline, or on cancel, whichever comes first;
+      // cancel is polled, since nothing wakes this condition variable for it.
+      auto until = RunControl::Clock::now() + std::chrono::milliseconds(m_.o_.wait_ms);
+      if (control && control->deadline() < until) until = control->deadline();
+      std::unique_lock lock(m_.mutex_);
+      while (m_.active_ >= m_.o_.concurrency) {
+        check_run(control, "waiting for a torchscript run slot");
+        auto now = RunControl::Clock::now();
+        if (now >= until) break;
+        m_.freed_.wait_for(lock, std::min<RunControl::Clock::duration>(until - now, std::chrono::milliseconds(20)));
+      }
+      if (m_.active_ >= m_.o_.concurrency) {
+        check_run(control, "waiting for a torchscript run slot");
+        throw Error(ErrorCode::Timeout, "torchscript: " + std::to_string(m_.o_.concurrency) +
+                                            " run(s) already in progress (concurrency=" +
+                                            std::to_string(m_.o_.concurrency) + "); no slot freed within wait_ms=" +
+                                            std::to_string(m_.o_.wait_ms));
+      }
+      ++m_.active_;
+      held_ = true;
+    }
+    ~Slot() {
+      if (!held_) return;
+      {
+        std::lock_guard lock(m_.mutex_);
+        --m_.active_;
+      }
+      m_.freed_.notify_one();
+    }
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+
+   private:
+    const TorchScriptFill& m_;
+    bool held_ = false;
+  };
+
+  // [H,W,3] uint8 over the caller's rows, no copy: it is only read (any stride works).
+  static torch::Tensor host_rgb(const ImageView& v) {
+    return torch::from_blob(const_cast<std::uint8_t*>(v.data), {v.height, v.width, 3},
+                            {int64_t(v.row_bytes()), 3, 1}, torch::kUInt8);
+  }
+  // [H,W] bool, true = hole (above 127, the library's threshold).
+  static torch::Tensor host_mask(const ImageView& v) {
+    return torch::from_blob(const_cast<std::uint8_t*>(v.data), {v.height, v.width}, {int64_t(v.row_bytes()), 1},
+                            torch::kUInt8)
+               .gt(127);
+  }
+
+  // Runs the module and checks what came back: a tensor of the expected shape, all finite.
+  torch::Tensor forward(std::vector<torch::jit::IValue> inputs, const std::vector<int64_t>& expected) const {
+    torch::jit::IValue output;
+    try {
+      output = module_.forward(std::move(inputs));
+    } catch (const c10::Error& e) {
+      std::string what = e.what_without_backtrace();
+      throw Error(ErrorCode::Internal, "torchscript: '" + o_.path + "' failed: " + what.substr(0, what.find('\n')));
+    } catch (const std::exception& e) {
+      // An exception raised by the module's own code: its last line names it after a traceback.
+      std::string what = e.what();
+      while (!what.empty() && what.back() == '\n') what.pop_back();
+      throw Error(ErrorCode::Internal, "torchscript: '" + o_.path + "' failed: " + what.substr(what.rfind('\n') + 1));
+    }
+    if (!output.isTensor())
+      throw Error(ErrorCode::InvalidArgument, "torchscript: '" + o_.path + "' returned a " +
+                                                  output.tagKind() + ", expected a tensor");
+    auto t = output.toTensor();
+    if (!t.sizes().equals(expected)) {
+      std::string want = "[";
+      for (std::size_t i = 0; i < expected.size(); ++i) want += (i ? "," : "") + std::to_string(expected[i]);
+      throw Error(ErrorCode::InvalidArgument, "torchscript: '" + o_.path + "' returned shape " + shape_str(t) +
+                                                  ", expected " + want + "]");
+    }
+    t = t.to(torch::kFloat32);
+    // NaN and infinity survive a sum, so one reduction (no mask tensor) finds them; a sane
+    // output is far too small to overflow it.
+    if (!std::isfinite(t.sum().item<double>()))
+      throw Error(ErrorCode::Internal, "torchscript: '" + o_.path + "' returned NaN or infinite values (shape " +
+                                           shape_str(t) + ")");
+    return t;
+  }
+
+  // image [H,W,3] uint8, hole [H,W] bool -> [H,W,3] uint8.
+  torch::Tensor run_lama(const torch::Tensor& image, const torch::Tensor& hole) const {
+    int64_t h = image.size(0), w = image.size(1);
+    int64_t long_side = std::max(h, w);
+    bool scaled = o_.max_side > 0 && long_side > o_.max_side;
+    auto to_model = [](const torch::Tensor& rgb, const torch::Tensor& mask) {
+      return std::pair{rgb.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32).div(255.0),
+                       mask.unsqueeze(0).unsqueeze(0).to(torch::kFloat32)};
+    };
+    if (!scaled) {
+      // At native size the padding is done on the bytes: a quarter of the float traffic.
+      int64_t ph = round_up(h, 8), pw = round_up(w, 8);
+      auto [x, m] = to_model(mirror_pad(image, ph, pw, 0, 1), mirror_pad(hole, ph, pw, 0, 1));
+      auto y = forward({x, m}, {1, 3, ph, pw}).index({Slice(), Slice(), Slice(0, h), Slice(0, w)});
+      return y.clamp(0, 1).mul(255).round().to(torch::kUInt8).squeeze(0).permute({1, 2, 0});
+    }
+    auto [x, m] = to_model(image, hole);
+    int64_t wh = h, ww = w;
+    {
+      double s = double(o_.max_side) / double(long_side);
+      wh = std::max<int64_t>(1, std::llround(double(h) * s));
+      ww = std::max<int64_t>(1, std::llround(double(w) * s));
+      namespace F = torch::nn::functional;
+      x = F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<int64_t>{wh, ww}).mode(torch::kBilinear)
+                                .align_corners(false).antialias(true));
+      // Any hole pixel under a working pixel makes it a hole, so no part of the hole is lost.
+      m = F::adaptive_max_pool2d(m, F::AdaptiveMaxPool2dFuncOptions({wh, ww}));
+    }
+    int64_t ph = round_up(wh, 8), pw = round_up(ww, 8);
+    auto y = forward({mirror_pad(x, ph, pw).to(o_.dtype), mirror_pad(m, ph, pw).to(o_.dtype)}, {1, 3, ph, pw});
+    y = y.index({Slice(), Slice(), Slice(0, wh), Slice(0, ww)});
+    if (scaled) {
+      namespace F = torch::nn::functional;
+      y = F::interpolate(y, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear)
+                                .align_corners(false));
+    }
+    return y.clamp(0, 1).mul(255).round().to(torch::kUInt8).squeeze(0).permute({1, 2, 0});
+  }
+
+  // One 512x512 run per hole region: crop with a margin, long side to 512, mirror-pad to a square.
+  torch::Tensor run_migan(const torch::Tensor& image, const torch::Tensor& hole, const RunControl* control) const {
+    constexpr int64_t kSide = 512, kMargin = 128;
+    namespace F = torch::nn::functional;
+    auto result = image.clone();
+    auto hole_cpu = hole.to(torch::kCPU).to(torch::kUInt8).contiguous();
+    cv::Mat hole_mat(int(hole_cpu.size(0)), int(hole_cpu.size(1)), CV_8UC1, hole_cpu.data_ptr());
+    for (const cv::Rect& box : migan_boxes(hole_mat, int(kMargin))) {
+      check_run(control, "between migan regions");
+      auto crop = [&](const torch::Tensor& t) { return t.index({Slice(box.y, box.br().y), Slice(box.x, box.br().x)}); };
+      auto img = crop(image).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
+      auto known = crop(hole).logical_not().unsqueeze(0).unsqueeze(0).to(torch::kFloat32);
+      double s = double(kSide) / double(std::max(box.width, box.height));
+      int64_t rh = std::clamp<int64_t>(std::llround(box.height * s), 1, kSide);
+      int64_t rw = std::clamp<int64_t>(std::llround(box.width * s), 1, kSide);
+      auto size = std::vector<int64_t>{rh, rw};
+      img = F::interpolate(img, F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(false)
+                                    .antialias(s < 1));
+      // A working pixel is known only when every pixel it covers is known (a hole never shrinks).
+      auto rhole = F::interpolate(1 - known, F::InterpolateFuncOptions().size(size).mode(torch::kBilinear)
+                                                 .align_corners(false).antialias(s < 1));
+      known = (rhole <= 0).to(torch::kFloat32);
+      img = mirror_pad(img.div(127.5).sub(1), kSide, kSide);
+      known = mirror_pad(known, kSide, kSide);
+      auto input = torch::cat({known - 0.5, img * known}, 1).to(o_.dtype);
+      auto y = forward({input}, {1, 3, kSide, kSide}).index({Slice(), Slice(), Slice(0, rh), Slice(0, rw)});
+      y = F::interpolate(y, F::InterpolateFuncOptions().size(std::vector<int64_t>{box.height, box.width})
+                                .mode(torch::kBilinear).align_corners(false));
+      auto bytes = y.add(1).mul(127.5).clamp(0, 255).round().to(torch::kUInt8).squeeze(0).permute({1, 2, 0});
+      auto region = crop(result);
+      region.copy_(torch::where(crop(hole).unsqueeze(2), bytes, region));
+    }
+    return result;
+  }
+
+  // One box per hole region grown by margin and clipped to the frame; overlapping boxes merge,
+  // so every hole pixel is filled exactly once.
+  static std::vector<cv::Rect> migan_boxes(const cv::Mat& hole, int margin) {
+    cv::Mat labels, stats, centroids;
+    int n = cv::connectedComponentsWithStats(hole, labels, stats, centroids, 8, CV_32S);
+    std::vector<cv::Rect> boxes;
+    cv::Rect frame(0, 0, hole.cols, hole.rows);
+    for (int i = 1; i < n; ++i) {
+      const int* s = stats.ptr<int>(i);
+      boxes.push_back(cv::Rect(s[cv::CC_STAT_LEFT] - margin, s[cv::CC_STAT_TOP] - margin,
+                               s[cv::CC_STAT_WIDTH] + 2 * margin, s[cv::CC_STAT_HEIGHT] + 2 * margin) & frame);
+    }
+    for (bool merged = true; merged;) {
+      merged = false;
+      for (std::size_t i = 0; i < boxes.size() && !merged; ++i)
+        for (std::size_t j = i + 1; j < boxes.size() && !merged; ++j)
+          if ((boxes[i] & boxes[j]).area() > 0) {
+            boxes[i] |= boxes[j];
+            boxes.erase(boxes.begin() + std::ptrdiff_t(j));
+            merged = true;
+          }
+    }
+    return boxes;
+  }
+
+  void release_cache() const {
+#if INPAINT_TORCH_CUDA
+    if (o_.empty_cache && device_.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+  }
+
+  Options o_;
+  torch::Device device_;
+  // forward() is const-safe for concurrent callers: the module is not changed after load.
+  mutable torch::jit::Module module_;
+  ModelLoadInfo info_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable freed_;
+  mutable int active_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<InpaintModel> make_torchscript(const ModelSpec& spec) {
+  SpecReader reader(spec);
+  TorchScriptFill::Options o;
+  o.path = reader.get_string("path", "");
+  std::string contract = reader.get_string("contract", "lama");
+  o.device_name = reader.get_string("device", "auto");
+  o.dtype_name = reader.get_string("dtype", "fp32");
+  o.max_side = reader.get_int("max_side", 0, 0, 1 << 15);
+  o.concurrency = reader.get_int("concurrency", 0, 0, 1024);
+  o.wait_ms = reader.get_int("wait_ms", 30000, 0, 24 * 3600 * 1000);
+  o.warmup = reader.get_int("warmup", 0, 0, 1) != 0;
+  o.empty_cache = reader.get_int("empty_cache", 0, 0, 1) != 0;
+  reader.finish();
+  if (o.path.empty()) throw Error(ErrorCode::InvalidArgument, "torchscript: path=FILE is required");
+  if (contract == "lama") o.contract = Contract::Lama;
+  else if (contract == "migan") o.contract = Contract::Migan;
+  else throw Error(ErrorCode::InvalidArgument, "torchscript: contract '" + contract + "' is not lama or migan");
+  if (o.dtype_name == "fp32") o.dtype = torch::kFloat32;
+  else if (o.dtype_name == "fp16") o.dtype = torch::kFloat16;
+  else if (o.dtype_name == "bf16") o.dtype = torch::kBFloat16;
+  else throw Error(ErrorCode::InvalidArgument, "torchscript: dtype '" + o.dtype_name + "' is not fp32, fp16 or bf16");
+  // LaMa's FFT layers fail in half precision at sizes that are not powers of two.
+  if (o.contract == Contract::Lama && o.dtype != torch::kFloat32)
+    throw Error(ErrorCode::InvalidArgument, "torchscript: the lama contract runs in fp32 only, got dtype=" + o.dtype_name);
+  if (o.contract == Contract::Migan && o.max_side)
+    throw Error(ErrorCode::InvalidArgument, "torchscript: max_side applies to the lama contract (migan always works at 512)");
+  return std::make_unique<TorchScriptFill>(std::move(o));
+}
+
+}  // namespace inpaint::detail
