@@ -10,13 +10,13 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "inpaint/inpaint.hpp"
 
 namespace {
 
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using bench::median;
+using bench::now_ms;
 
 double rss_mb() {
   std::ifstream statm("/proc/self/statm");
@@ -47,11 +47,6 @@ double call_ms(const inpaint::InpaintModel& model, const Input& in) {
   double t = now_ms();
   model.inpaint(r);
   return now_ms() - t;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 }  // namespace
