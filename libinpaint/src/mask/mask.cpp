@@ -131,6 +131,29 @@ MaskRegion clean_region(const ImageView& mask, const MaskCleanOptions& o, MaskBa
   return region;
 }
 
+std::vector<cv::Rect> region_boxes(const cv::Mat& hole, cv::Point offset, int margin, const cv::Size& frame) {
+  cv::Mat labels, stats, centroids;
+  int n = cv::connectedComponentsWithStats(hole, labels, stats, centroids, 8, CV_32S);
+  std::vector<cv::Rect> boxes;
+  for (int i = 1; i < n; ++i) {
+    const int* s = stats.ptr<int>(i);
+    boxes.push_back(cv::Rect(offset.x + s[cv::CC_STAT_LEFT] - margin, offset.y + s[cv::CC_STAT_TOP] - margin,
+                             s[cv::CC_STAT_WIDTH] + 2 * margin, s[cv::CC_STAT_HEIGHT] + 2 * margin) &
+                    cv::Rect(cv::Point(0, 0), frame));
+  }
+  for (bool merged = true; merged;) {
+    merged = false;
+    for (std::size_t i = 0; i < boxes.size() && !merged; ++i)
+      for (std::size_t j = i + 1; j < boxes.size() && !merged; ++j)
+        if ((boxes[i] & boxes[j]).area() > 0) {
+          boxes[i] |= boxes[j];
+          boxes.erase(boxes.begin() + std::ptrdiff_t(j));
+          merged = true;
+        }
+  }
+  return boxes;
+}
+
 MaskRegion tight(const MaskRegion& region) {
   if (region.empty()) return {};
   cv::Rect box = cv::boundingRect(region.mask);

@@ -3,6 +3,7 @@
 // They work on a region (the hole's box plus what the operations reach) so that a small hole
 // in a 12 MP photo costs what its box costs, not what the frame costs.
 #include <opencv2/core.hpp>
+#include <vector>
 
 #include "inpaint/mask.hpp"
 
@@ -31,6 +32,11 @@ MaskRegion threshold_region(const ImageView& mask, int threshold);
 MaskRegion tight(const MaskRegion& region);
 // Compositing weights of a tight binary region: 255 in the hole, Gaussian fall-off outside.
 MaskRegion feather_region(const MaskRegion& hole, int feather_px, const cv::Size& frame);
+
+// One box per 8-connected region of `hole` (whose top-left lies at `offset` in the frame),
+// grown by margin and clipped to the frame; overlapping boxes are merged, so every box holds
+// whole regions and no hole pixel falls in two boxes.
+std::vector<cv::Rect> region_boxes(const cv::Mat& hole, cv::Point offset, int margin, const cv::Size& frame);
 
 // The tensor path on a binary (0/255) crop; implemented in mask_tensor.cpp.
 cv::Mat clean_binary_tensor(const cv::Mat& binary, const MaskCleanOptions& options, const std::string& device);

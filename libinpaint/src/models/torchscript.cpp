@@ -16,6 +16,7 @@
 
 #include "core/timer.hpp"
 #include "inpaint/error.hpp"
+#include "mask/mask_ops.hpp"
 #include "models/builtin.hpp"
 
 #if INPAINT_TORCH_CUDA
@@ -323,7 +324,7 @@ class TorchScriptFill final : public InpaintModel {
     auto result = image.clone();
     auto hole_cpu = hole.to(torch::kCPU).to(torch::kUInt8).contiguous();
     cv::Mat hole_mat(int(hole_cpu.size(0)), int(hole_cpu.size(1)), CV_8UC1, hole_cpu.data_ptr());
-    for (const cv::Rect& box : migan_boxes(hole_mat, int(kMargin))) {
+    for (const cv::Rect& box : region_boxes(hole_mat, {0, 0}, int(kMargin), hole_mat.size())) {
       check_run(control, "between migan regions");
       auto crop = [&](const torch::Tensor& t) { return t.index({Slice(box.y, box.br().y), Slice(box.x, box.br().x)}); };
       auto img = crop(image).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
@@ -349,31 +350,6 @@ class TorchScriptFill final : public InpaintModel {
       region.copy_(torch::where(crop(hole).unsqueeze(2), bytes, region));
     }
     return result;
-  }
-
-  // One box per hole region grown by margin and clipped to the frame; overlapping boxes merge,
-  // so every hole pixel is filled exactly once.
-  static std::vector<cv::Rect> migan_boxes(const cv::Mat& hole, int margin) {
-    cv::Mat labels, stats, centroids;
-    int n = cv::connectedComponentsWithStats(hole, labels, stats, centroids, 8, CV_32S);
-    std::vector<cv::Rect> boxes;
-    cv::Rect frame(0, 0, hole.cols, hole.rows);
-    for (int i = 1; i < n; ++i) {
-      const int* s = stats.ptr<int>(i);
-      boxes.push_back(cv::Rect(s[cv::CC_STAT_LEFT] - margin, s[cv::CC_STAT_TOP] - margin,
-                               s[cv::CC_STAT_WIDTH] + 2 * margin, s[cv::CC_STAT_HEIGHT] + 2 * margin) & frame);
-    }
-    for (bool merged = true; merged;) {
-      merged = false;
-      for (std::size_t i = 0; i < boxes.size() && !merged; ++i)
-        for (std::size_t j = i + 1; j < boxes.size() && !merged; ++j)
-          if ((boxes[i] & boxes[j]).area() > 0) {
-            boxes[i] |= boxes[j];
-            boxes.erase(boxes.begin() + std::ptrdiff_t(j));
-            merged = true;
-          }
-    }
-    return boxes;
   }
 
   void release_cache() const {

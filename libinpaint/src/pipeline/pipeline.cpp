@@ -71,31 +71,6 @@ Image run_model(const InpaintModel& model, const ImageView& image, const ImageVi
   return fill;
 }
 
-// One box per hole region grown by margin; boxes that overlap are merged, so every box holds
-// whole regions and no pixel is filled twice.
-std::vector<cv::Rect> crop_boxes(const detail::MaskRegion& hole, int margin, const cv::Size& frame) {
-  cv::Mat labels, stats, centroids;
-  int n = cv::connectedComponentsWithStats(hole.mask, labels, stats, centroids, 8, CV_32S);
-  std::vector<cv::Rect> boxes;
-  for (int i = 1; i < n; ++i) {
-    const int* s = stats.ptr<int>(i);
-    boxes.push_back(cv::Rect(hole.rect.x + s[cv::CC_STAT_LEFT] - margin, hole.rect.y + s[cv::CC_STAT_TOP] - margin,
-                             s[cv::CC_STAT_WIDTH] + 2 * margin, s[cv::CC_STAT_HEIGHT] + 2 * margin) &
-                    cv::Rect(cv::Point(0, 0), frame));
-  }
-  for (bool merged = true; merged;) {
-    merged = false;
-    for (std::size_t i = 0; i < boxes.size() && !merged; ++i)
-      for (std::size_t j = i + 1; j < boxes.size() && !merged; ++j)
-        if ((boxes[i] & boxes[j]).area() > 0) {
-          boxes[i] |= boxes[j];
-          boxes.erase(boxes.begin() + std::ptrdiff_t(j));
-          merged = true;
-        }
-  }
-  return boxes;
-}
-
 ImageView sub_view(const ImageView& v, const cv::Rect& r) {
   return {v.row(r.y) + std::size_t(r.x) * v.channels, r.width, r.height, v.channels, v.row_bytes()};
 }
@@ -178,7 +153,7 @@ void fill_prepared(const InpaintModel& model, Image& image, const PreparedMask& 
   if (strategy == Strategy::Crop) {
     // The feathered blend must stay inside the box the model filled.
     int margin = std::max(options.crop_margin, options.feather_px + 1);
-    for (const cv::Rect& box : crop_boxes(hole, margin, frame)) {
+    for (const cv::Rect& box : detail::region_boxes(hole.mask, hole.rect.tl(), margin, frame)) {
       cv::Mat box_mask = hole.crop(box);
       Image fill = run_model(model, sub_view(image, box), view_of(box_mask), options);
       result.times.model += clock.lap();
