@@ -1,0 +1,148 @@
+#pragma once
+// Segmenters: encode an image once (expensive, cacheable), then answer many prompts from the
+// encoding (cheap). Built in: `grabcut` (OpenCV GrabCut, no model file) and `sam` (a SAM-family
+// TorchScript encoder/decoder pair, DESIGN.md §4). The scene labeller turns concept masks around
+// an object into the scene-labels JSON that the prompt builder reads.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "inpaint/encoding.hpp"
+#include "inpaint/export.hpp"
+#include "inpaint/image.hpp"
+#include "inpaint/model.hpp"
+#include "inpaint/prompt.hpp"
+#include "inpaint/store.hpp"
+
+namespace inpaint {
+
+// A click in the original image's pixels (x right, y down; pixel centres at +0.5 are not
+// assumed: SAM's convention, coordinates as given).
+struct PointPrompt {
+  double x = 0, y = 0;
+  bool positive = true;  // false: a negative click (background)
+};
+
+// A box in the original image's pixels: top-left and bottom-right corners.
+struct BoxPrompt {
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+};
+
+struct SegmentPrompt {
+  std::vector<PointPrompt> points;
+  std::optional<BoxPrompt> box;
+  // A previous result's low-resolution logits (SegmentMask::low_res_logits, F32 [1,1,256,256]),
+  // to refine it with more clicks; empty: none.
+  HostTensor mask_input;
+  // Concept (text) labels, e.g. {"grass", "leaves"}: every instance of each is returned. Only
+  // for segmenters whose capabilities() list the label; may not be mixed with points/boxes.
+  std::vector<std::string> concepts;
+  // Points/boxes: return the model's candidate masks (best first) instead of only the best one.
+  bool multimask = false;
+  // Concepts: instances scoring below this are dropped.
+  double min_score = 0.5;
+};
+
+// A mask's tight bounding box in image pixels, [x0, x1) x [y0, y1); all zero for an empty mask.
+struct MaskBox {
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  bool empty() const { return x1 <= x0 || y1 <= y0; }
+};
+
+struct SegmentMask {
+  Image mask;          // one channel, the original image's size, 255 = object, 0 = not
+  double score = 0;    // predicted IoU (points/boxes) or instance score (concepts), in [0, 1]
+  MaskBox box;
+  std::string label;   // the concept for concept prompts; "" otherwise
+  // The model-space logits this mask was thresholded from, F32 [1,1,256,256], to pass back as
+  // SegmentPrompt::mask_input; empty for segmenters that take no mask input.
+  HostTensor low_res_logits;
+};
+
+struct SegmentResult {
+  std::vector<SegmentMask> masks;  // by decreasing score
+  double decode_ms = 0;            // the model's decoder (or GrabCut's iterations)
+  double postprocess_ms = 0;       // logits back to image pixels, boxes
+};
+
+struct SegmenterCapabilities {
+  bool points = false, boxes = false, mask_input = false, multimask = false;
+  std::vector<std::string> concepts;  // the concept labels it can segment, sorted; empty: none
+};
+
+// Thread-safety: a loaded segmenter is immutable and may be shared by any number of threads.
+class INPAINT_CXX_API Segmenter {
+ public:
+  virtual ~Segmenter();
+  virtual std::string spec() const = 0;  // canonical spec, e.g. "grabcut:iterations=5"
+  // Identifies the model and its weights: stored encodings are keyed by pixel hash + this.
+  virtual std::string model_id() const = 0;
+  virtual SegmenterCapabilities capabilities() const = 0;
+  virtual ModelLoadInfo load_info() const;
+  // The expensive step. image: RGB. The encoding's metadata names the model, its checksum, the
+  // preprocessing and the image's size and pixel hash.
+  virtual Encoding encode(const ImageView& image, const RunControl* control = nullptr) const = 0;
+  // Throws Error(InvalidArgument), naming what differs, unless the encoding was made by this
+  // model (id and checksum) with this preprocessing and holds the tensors segment() needs.
+  virtual void check_encoding(const Encoding& encoding) const = 0;
+  // The cheap step. Error(InvalidArgument) for an encoding made by another model or
+  // preprocessing, prompts outside what capabilities() allows, an empty prompt, or NaNs.
+  virtual SegmentResult segment(const Encoding& encoding, const SegmentPrompt& prompt,
+                                const RunControl* control = nullptr) const = 0;
+};
+
+// "grabcut[:key=value,...]" or "sam:encoder=FILE,decoder=FILE,...". Error(UnknownModel) lists
+// the known names; Error(InvalidArgument) for unknown keys or bad values.
+INPAINT_CXX_API std::unique_ptr<Segmenter> create_segmenter(const std::string& spec);
+INPAINT_CXX_API std::vector<ModelInfo> list_segmenters();  // sorted by name
+INPAINT_CXX_API const char* default_segmenter_spec() noexcept;  // "grabcut"
+
+// What encode_with_store did.
+struct EncodeOutcome {
+  std::string id;            // encoding_id(pixels, model_id)
+  bool from_store = false;   // found and reusable: no encoder ran
+  bool stored = false;       // a fresh encoding was put into the store
+  std::string store_error;   // a store failure that was ignored, "" when none
+  double encode_ms = 0;      // 0 when it came from the store
+};
+
+// The encoding of image by segmenter, from the store when it holds a reusable one (same model
+// id, checksum and preprocessing), else encoded and put there. A store failure (a dead server, a
+// full disk, a corrupt entry) never fails the call: it encodes and reports the error in outcome.
+// store may be null (then it always encodes).
+INPAINT_CXX_API Encoding encode_with_store(const Segmenter& segmenter, EncodingStore* store, const ImageView& image,
+                                           EncodeOutcome* outcome = nullptr, const RunControl* control = nullptr);
+
+// ---- scene labels
+
+// The surfaces the segmentation service labels, in its order.
+INPAINT_CXX_API const std::vector<std::string>& surface_labels();
+
+struct LabelOptions {
+  int ring_width = 48;         // pixels of ground measured around the object
+  double detail_ratio = 0.35;  // a second label with at least this share of the first's coverage
+                               // joins the detail phrase ("grass with fallen leaves")
+  double min_coverage = 0.05;  // a dominant label covering less of the ring than this: no label
+};
+
+struct SurfaceCoverage {
+  std::string label;
+  double coverage = 0;  // score-weighted share of the ring covered by the label, 0..1
+};
+
+struct SceneLabelling {
+  SceneLabels labels;                     // surface, detail, confidence, labeled_at (UTC now)
+  std::vector<SurfaceCoverage> coverage;  // every label seen, by decreasing coverage
+};
+
+// Measures each concept's coverage of a ring around object_mask (one channel, 255 = object,
+// the concept masks' size; the object itself excluded, the ring clipped at the image border).
+INPAINT_CXX_API SceneLabelling label_scene(const std::vector<SegmentMask>& concept_masks, const ImageView& object_mask,
+                                           const LabelOptions& options = {});
+
+// The JSON that parse_scene_labels reads: {"surface", "detail", "confidence", "labeledAt"}.
+INPAINT_CXX_API std::string scene_labels_json(const SceneLabels& labels);
+
+}  // namespace inpaint

@@ -1,0 +1,10 @@
+#pragma once
+// Factories of the built-in segmenters, called by create_segmenter().
+#include <memory>
+
+#include "inpaint/model.hpp"
+#include "inpaint/segment.hpp"
+
+namespace inpaint::detail {
+std::unique_ptr<Segmenter> make_grabcut_segmenter(const ModelSpec& spec);
+}  // namespace inpaint::detail
