@@ -1,5 +1,5 @@
-// The `inpaint` command-line tool: run the pipeline on files, list models, manage an encoding
-// store, print the version.
+// The `inpaint` command-line tool: run the pipeline on files, list models, segment, encode and
+// label images, manage an encoding store, print the version.
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "inpaint/inpaint.hpp"
+#include "segment_commands.hpp"
 
 namespace {
 
@@ -232,6 +233,9 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--json", args.json, "Print one JSON object: prompt, model, strategy, timings");
 
   auto* models_cmd = app.add_subcommand("models", "List the registered models");
+  auto* segmenters_cmd = app.add_subcommand("segmenters", "List the segmenters");
+  SegmentArgs segment_args;
+  SegmentCommands segment_cmds = add_segment_commands(app, segment_args);
 
   StoreArgs store_args;
   auto* store_cmd = app.add_subcommand("store", "Manage an encoding store (a directory, Redis, ...)");
@@ -261,6 +265,14 @@ int main(int argc, char** argv) {
     if (*models_cmd) {
       for (const auto& info : inpaint::default_registry().list()) std::cout << info.name << "\t" << info.description << "\n";
       return 0;
+    }
+    if (*segmenters_cmd) {
+      for (const auto& info : inpaint::list_segmenters()) std::cout << info.name << "\t" << info.description << "\n";
+      return 0;
+    }
+    if (segment_cmds.chosen()) {
+      std::signal(SIGINT, on_interrupt);
+      return run_segment_command(segment_cmds, segment_args, g_control);
     }
     if (*ls_cmd) return store_ls(store_args);
     if (*get_cmd) return store_get(store_args);
