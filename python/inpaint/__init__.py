@@ -15,11 +15,17 @@ Encodings (an image encoder's feature tensors) are kept in stores:
     store = inpaint.Store("memory:capacity=1GB|dir:path=/var/cache/enc|redis://cache:6379")
     key = inpaint.encoding_id(pixels, "sam3")
     encoding = store.get(key)                 # None on a miss; tensors are numpy views
+
+Segmenters encode an image once and answer many prompts from the encoding:
+
+    seg = inpaint.Segmenter("sam:encoder=enc.pt,decoder=dec.pt")   # or "grabcut", no model file
+    encoding, outcome = seg.encode_with_store(pixels, store)       # encodes only on a miss
+    best = seg.segment(encoding, points=[(120, 80)])[0]            # best.mask: (h, w) uint8
 """
 
 from ._core import (
-    CancelToken,
     CancelledError,
+    CancelToken,
     DecodedImage,
     DecodeError,
     Encoding,
@@ -31,6 +37,9 @@ from ._core import (
     ParseError,
     Prompt,
     Result,
+    Segmenter,
+    SegmentMask,
+    SegmentResult,
     Store,
     TooLargeError,
     UnavailableError,
@@ -43,16 +52,20 @@ from ._core import (
     decode,
     decode_mask,
     default_model_spec,
+    default_segmenter_spec,
     encode,
     encoding_id,
     feather_mask,
     fill,
+    label_scene,
     mask_bounds,
     models,
     pixel_sha256,
     read_file,
     read_safetensors,
     run,
+    segmenters,
+    surface_labels,
     validate_encoding_id,
     version,
     write_file_atomic,
@@ -60,8 +73,8 @@ from ._core import (
 )
 
 __all__ = [
-    "CancelToken",
     "CancelledError",
+    "CancelToken",
     "DecodedImage",
     "DecodeError",
     "Encoding",
@@ -73,6 +86,9 @@ __all__ = [
     "ParseError",
     "Prompt",
     "Result",
+    "Segmenter",
+    "SegmentMask",
+    "SegmentResult",
     "Store",
     "TooLargeError",
     "UnavailableError",
@@ -85,16 +101,20 @@ __all__ = [
     "decode",
     "decode_mask",
     "default_model_spec",
+    "default_segmenter_spec",
     "encode",
     "encoding_id",
     "feather_mask",
     "fill",
+    "label_scene",
     "mask_bounds",
     "models",
     "pixel_sha256",
     "read_file",
     "read_safetensors",
     "run",
+    "segmenters",
+    "surface_labels",
     "validate_encoding_id",
     "version",
     "write_file_atomic",

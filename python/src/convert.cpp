@@ -35,7 +35,37 @@ bool shape_fits(const py::array& array, Pixels pixels) {
   return false;
 }
 
+// numpy has no bfloat16 or float8: those travel as their raw bits (uint16, uint8).
+py::dtype numpy_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::Bool: return py::dtype("bool");
+    case DType::U8: case DType::F8_E4M3: case DType::F8_E5M2: case DType::F8_E8M0: return py::dtype("uint8");
+    case DType::I8: return py::dtype("int8");
+    case DType::U16: case DType::BF16: return py::dtype("uint16");
+    case DType::I16: return py::dtype("int16");
+    case DType::U32: return py::dtype("uint32");
+    case DType::I32: return py::dtype("int32");
+    case DType::U64: return py::dtype("uint64");
+    case DType::I64: return py::dtype("int64");
+    case DType::F16: return py::dtype("float16");
+    case DType::F32: return py::dtype("float32");
+    case DType::F64: return py::dtype("float64");
+  }
+  return py::dtype("uint8");
+}
+
 }  // namespace
+
+// A read-only view of the tensor's bytes; the capsule keeps the buffer (a map, a Redis reply)
+// alive as long as the array or a view of it lives.
+py::array tensor_to_numpy(const HostTensor& tensor) {
+  auto* owner = new HostTensor(tensor);
+  py::capsule capsule(owner, [](void* p) { delete static_cast<HostTensor*>(p); });
+  std::vector<py::ssize_t> shape(tensor.shape().begin(), tensor.shape().end());
+  py::array array(numpy_dtype(tensor.dtype()), shape, {}, tensor.data(), capsule);
+  py::detail::array_proxy(array.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return array;
+}
 
 ImageView image_view(const py::array& array, const char* name, Pixels pixels) {
   const py::dtype dtype = array.dtype();

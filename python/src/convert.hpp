@@ -11,6 +11,7 @@
 
 #include "inpaint/image.hpp"
 #include "inpaint/mask.hpp"
+#include "inpaint/tensor.hpp"
 
 namespace inpaint::python {
 
@@ -33,6 +34,10 @@ py::array to_array(Image&& image);
 
 // The array, or None for an empty image (an absent alpha channel).
 py::object to_array_or_none(Image&& image);
+
+// A read-only numpy view of a tensor's bytes (no copy) that keeps the buffer alive. numpy has no
+// bfloat16 or float8: those come as their raw bits (uint16, uint8).
+py::array tensor_to_numpy(const HostTensor& tensor);
 
 py::bytes to_bytes(const std::vector<std::uint8_t>& data);
 

@@ -5,7 +5,7 @@
 
 PYBIND11_MODULE(_core, m) {
   namespace ip = inpaint::python;
-  m.doc() = "libinpaint's native core: image codecs, mask clean-up, prompts, models, the fill pipeline and the encoding store.";
+  m.doc() = "libinpaint's native core: image codecs, mask clean-up, prompts, models, the fill pipeline, the encoding store and segmenters.";
   m.attr("__version__") = inpaint::version();
   m.def("version", &inpaint::version, "The version of the loaded libinpaint, e.g. '0.1.0'.");
   ip::bind_errors(m);
@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
   ip::bind_models(m);
   ip::bind_pipeline(m);
   ip::bind_store(m);
+  ip::bind_segment(m);
 }

@@ -15,25 +15,6 @@ namespace inpaint::python {
 
 namespace {
 
-// numpy has no bfloat16 or float8: those travel as their raw bits (uint16, uint8).
-py::dtype numpy_dtype(DType dtype) {
-  switch (dtype) {
-    case DType::Bool: return py::dtype("bool");
-    case DType::U8: case DType::F8_E4M3: case DType::F8_E5M2: case DType::F8_E8M0: return py::dtype("uint8");
-    case DType::I8: return py::dtype("int8");
-    case DType::U16: case DType::BF16: return py::dtype("uint16");
-    case DType::I16: return py::dtype("int16");
-    case DType::U32: return py::dtype("uint32");
-    case DType::I32: return py::dtype("int32");
-    case DType::U64: return py::dtype("uint64");
-    case DType::I64: return py::dtype("int64");
-    case DType::F16: return py::dtype("float16");
-    case DType::F32: return py::dtype("float32");
-    case DType::F64: return py::dtype("float64");
-  }
-  return py::dtype("uint8");
-}
-
 DType dtype_of_array(const py::array& array, const std::string& name) {
   const py::dtype d = array.dtype();
   const char kind = d.kind();
@@ -53,17 +34,6 @@ DType dtype_of_array(const py::array& array, const std::string& name) {
   }
   throw py::type_error("tensor '" + name + "': numpy dtype " + std::string(py::str(py::handle(d))) +
                        " has no safetensors dtype");
-}
-
-// A read-only view of the tensor's bytes; the capsule keeps the buffer (a map, a Redis reply)
-// alive as long as the array or a view of it lives.
-py::array to_numpy(const HostTensor& tensor) {
-  auto* owner = new HostTensor(tensor);
-  py::capsule capsule(owner, [](void* p) { delete static_cast<HostTensor*>(p); });
-  std::vector<py::ssize_t> shape(tensor.shape().begin(), tensor.shape().end());
-  py::array array(numpy_dtype(tensor.dtype()), shape, {}, tensor.data(), capsule);
-  py::detail::array_proxy(array.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-  return array;
 }
 
 // Keeps a numpy array alive for a tensor that views it. The last holder may be a store on a
@@ -161,7 +131,7 @@ void bind_store(py::module_& m) {
            }, "The tensor names, sorted.")
       .def("dtype_of", [](const Encoding& e, const std::string& name) { return std::string(dtype_name(e.tensor(name).dtype())); },
            py::arg("name"), "The safetensors dtype name of a tensor, e.g. 'BF16'.")
-      .def("__getitem__", [](const Encoding& e, const std::string& name) { return to_numpy(e.tensor(name)); })
+      .def("__getitem__", [](const Encoding& e, const std::string& name) { return tensor_to_numpy(e.tensor(name)); })
       .def("__contains__", [](const Encoding& e, const std::string& name) { return e.tensors.count(name) != 0; })
       .def("__len__", [](const Encoding& e) { return e.tensors.size(); })
       .def("__repr__", &repr)
