@@ -1,0 +1,175 @@
+#pragma once
+// What the C shims share: the handles behind the C API's opaque types and the helpers that turn
+// C arguments into C++ ones and exceptions into statuses. Internal; included by capi/src only.
+#include "inpaint.h"
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <type_traits>
+
+#include "inpaint/inpaint.hpp"
+
+struct inpaint_model {
+  std::unique_ptr<const inpaint::InpaintModel> model;
+  std::string spec;  // kept so that inpaint_model_spec can hand out a stable pointer
+};
+
+struct inpaint_run_control {
+  inpaint::RunControl control;
+};
+
+struct inpaint_result {
+  inpaint::PipelineResult pipeline;
+};
+
+struct inpaint_encoding {
+  inpaint::Encoding encoding;
+};
+
+struct inpaint_store {
+  std::unique_ptr<inpaint::EncodingStore> store;
+  std::string spec;  // kept so that inpaint_store_spec can hand out a stable pointer
+};
+
+namespace inpaint::capi {
+
+using inpaint::Error;
+using inpaint::ErrorCode;
+
+// The message of the calling thread's last failed call (inpaint_last_error).
+inline thread_local std::string t_last_error;
+
+inline inpaint_status fail(inpaint_status status, const char* message) noexcept {
+  try {
+    t_last_error = message;
+  } catch (...) {
+    t_last_error = "out of memory";  // fits the small-string buffer: cannot throw
+  }
+  return status;
+}
+
+inline inpaint_status status_of(ErrorCode code) {
+  int value = static_cast<int>(code);
+  bool mirrored = (value >= INPAINT_ERR_INVALID_ARGUMENT && value <= INPAINT_ERR_INTERNAL) || value == INPAINT_ERR_UNAVAILABLE ||
+                  value == INPAINT_ERR_TIMEOUT;
+  return mirrored ? static_cast<inpaint_status>(value) : INPAINT_ERR_INTERNAL;
+}
+
+// Runs body, turning whatever it throws into a status and the thread's message.
+template <class Body>
+inpaint_status guarded(Body&& body) noexcept {
+  try {
+    body();
+    t_last_error.clear();
+    return INPAINT_OK;
+  } catch (const Error& e) {
+    return fail(status_of(e.code()), e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(INPAINT_ERR_OUT_OF_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    try {
+      return fail(INPAINT_ERR_INTERNAL, (std::string("internal error: ") + e.what()).c_str());
+    } catch (...) {
+      return fail(INPAINT_ERR_INTERNAL, "internal error");
+    }
+  } catch (...) {
+    return fail(INPAINT_ERR_INTERNAL, "internal error: unknown exception");
+  }
+}
+
+[[noreturn]] inline void invalid(const std::string& message) { throw Error(ErrorCode::InvalidArgument, message); }
+
+inline void require(const void* pointer, const char* function, const char* argument) {
+  if (!pointer) invalid(std::string(function) + ": " + argument + " is NULL");
+}
+
+// ---- extensible parameter structs
+
+// Takes `field` from the caller's struct when that struct (possibly from an older, shorter
+// header) holds all of it; otherwise the default already in `out` stays.
+#define INPAINT_TAKE(out, user, field)                                                      \
+  do {                                                                                      \
+    using Struct = std::remove_cv_t<std::remove_pointer_t<decltype(user)>>;                 \
+    if (offsetof(Struct, field) + sizeof((user)->field) <= (user)->struct_size)             \
+      (out).field = (user)->field;                                                          \
+  } while (0)
+
+// The defaults, after checking that a caller's struct_size is one the library can read.
+template <class Params>
+Params defaults_for(const Params* user, void (*init)(Params*), const char* name) {
+  Params params;
+  init(&params);
+  if (user && (user->struct_size == 0 || user->struct_size > sizeof(Params)))
+    invalid(std::string(name) + ".struct_size is " + std::to_string(user->struct_size) + ", expected 1.." +
+            std::to_string(sizeof(Params)) + " (fill it with " + name + "_init)");
+  return params;
+}
+
+// ---- images, buffers and strings crossing the boundary
+
+inline inpaint::ImageView image_view(const inpaint_image* image, const char* function, const char* argument,
+                              int channels_a, int channels_b) {
+  require(image, function, argument);
+  std::string name = std::string(function) + ": " + argument;
+  if (!image->data) invalid(name + "->data is NULL");
+  if (image->width <= 0 || image->height <= 0)
+    invalid(name + " must have a positive width and height, got " + std::to_string(image->width) + "x" +
+            std::to_string(image->height));
+  if (image->channels != channels_a && image->channels != channels_b)
+    invalid(name + " must have " + std::to_string(channels_a) +
+            (channels_a == channels_b ? "" : " or " + std::to_string(channels_b)) + " channel(s), got " +
+            std::to_string(image->channels));
+  std::size_t packed = std::size_t(image->width) * std::size_t(image->channels);
+  if (image->stride != 0 && image->stride < packed)
+    invalid(name + "->stride " + std::to_string(image->stride) + " is below width * channels = " +
+            std::to_string(packed));
+  return {image->data, image->width, image->height, image->channels, image->stride};
+}
+
+inline uint8_t* allocate(std::size_t size) {
+  void* memory = std::malloc(size ? size : 1);
+  if (!memory) throw std::bad_alloc();
+  return static_cast<uint8_t*>(memory);
+}
+
+// A malloc'ed copy that frees itself unless released, so that no output is written before
+// every allocation of a call has succeeded.
+struct OwnedImage {
+  inpaint_image image{};
+  OwnedImage() = default;
+  explicit OwnedImage(const inpaint::Image& source) {
+    if (source.empty()) return;
+    image.data = allocate(source.size_bytes());
+    std::memcpy(image.data, source.data(), source.size_bytes());
+    image.width = source.width();
+    image.height = source.height();
+    image.channels = source.channels();
+    image.stride = source.stride();
+  }
+  OwnedImage(const OwnedImage&) = delete;
+  OwnedImage& operator=(const OwnedImage&) = delete;
+  ~OwnedImage() { std::free(image.data); }
+  inpaint_image release() {
+    inpaint_image out = image;
+    image = inpaint_image{};
+    return out;
+  }
+};
+
+inline char* copy_string(const std::string& text) {
+  char* out = reinterpret_cast<char*>(allocate(text.size() + 1));
+  std::memcpy(out, text.c_str(), text.size() + 1);
+  return out;
+}
+
+inline inpaint_encoding* new_encoding(inpaint::Encoding&& encoding) {
+  auto handle = std::make_unique<inpaint_encoding>();
+  handle->encoding = std::move(encoding);
+  return handle.release();
+}
+
+}  // namespace inpaint::capi
