@@ -579,6 +579,147 @@ INPAINT_API size_t inpaint_store_tier_count(const inpaint_store *store);
 INPAINT_API inpaint_status inpaint_store_stats_get(const inpaint_store *store, size_t tier,
                                                    inpaint_store_stats *out_stats);
 
+/* ---------------------------------------------------------------- segmentation */
+
+/* A segmenter: encodes an image once (expensive, cacheable), then answers many prompts from the
+ * encoding (cheap). Thread-safety: immutable once created; any threads may use one at once. */
+typedef struct inpaint_segmenter inpaint_segmenter;
+
+/* Creates a segmenter from a spec: "grabcut" (OpenCV GrabCut, no model file) or
+ * "sam:encoder=FILE,decoder=FILE[,concept_decoder=FILE,concepts=FILE][,preprocess=sam1|sam2]...".
+ * NULL or "" selects the default (grabcut). UNKNOWN_MODEL, PARSE, INVALID_ARGUMENT, IO and DECODE
+ * (a file that is not TorchScript) as for models. Free with inpaint_segmenter_free(). */
+INPAINT_API inpaint_status inpaint_segmenter_create(const char *spec, inpaint_segmenter **out_segmenter);
+
+/* Frees a segmenter. NULL is fine. */
+INPAINT_API void inpaint_segmenter_free(inpaint_segmenter *segmenter);
+
+/* The canonical spec and the model id that keys stored encodings. Owned by the segmenter; NULL
+ * for a NULL segmenter. */
+INPAINT_API const char *inpaint_segmenter_spec(const inpaint_segmenter *segmenter);
+INPAINT_API const char *inpaint_segmenter_model_id(const inpaint_segmenter *segmenter);
+
+/* What a segmenter's prompts may hold. */
+typedef struct inpaint_segmenter_capabilities {
+  size_t struct_size;
+  int points;           /* clicks */
+  int boxes;            /* a box */
+  int mask_input;       /* a previous mask's low-resolution logits */
+  int multimask;        /* several candidates per prompt */
+  size_t concept_count; /* concept labels it can segment (inpaint_segmenter_concept) */
+} inpaint_segmenter_capabilities;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_segmenter_capabilities_init(inpaint_segmenter_capabilities *capabilities);
+INPAINT_API inpaint_status inpaint_segmenter_get_capabilities(const inpaint_segmenter *segmenter,
+                                                              inpaint_segmenter_capabilities *out_capabilities);
+/* Concept label `index` (0-based, sorted), owned by the segmenter; NULL when out of range. */
+INPAINT_API const char *inpaint_segmenter_concept(const inpaint_segmenter *segmenter, size_t index);
+
+/* The number of segmenters and the name and description of segmenter `index` (sorted by name);
+ * free the strings with inpaint_string_free(). */
+INPAINT_API inpaint_status inpaint_segmenter_list_size(size_t *out_count);
+INPAINT_API inpaint_status inpaint_segmenter_list_get(size_t index, char **out_name, char **out_description);
+
+/* What inpaint_segmenter_encode did with the store. */
+typedef struct inpaint_encode_outcome {
+  size_t struct_size;
+  char id[160];          /* the encoding's store id */
+  int from_store;        /* found and reusable: no encoder ran */
+  int stored;            /* a fresh encoding was put into the store */
+  char store_error[256]; /* a store failure that was ignored (truncated), "" when none */
+  double encode_ms;      /* 0 when it came from the store */
+} inpaint_encode_outcome;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_encode_outcome_init(inpaint_encode_outcome *outcome);
+
+/* The encoding of an RGB image. With a store (may be NULL) it is taken from the store when the
+ * store holds a reusable one (same model, checksum, preprocessing and pixels), else encoded and
+ * put there; a store failure never fails the call (see out_outcome->store_error). control (may be
+ * NULL) cancels. out_outcome may be NULL. Free *out_encoding with inpaint_encoding_free(). */
+INPAINT_API inpaint_status inpaint_segmenter_encode(const inpaint_segmenter *segmenter, const inpaint_image *image,
+                                                    inpaint_store *store, inpaint_run_control *control,
+                                                    inpaint_encoding **out_encoding,
+                                                    inpaint_encode_outcome *out_outcome);
+
+/* A click in image pixels. */
+typedef struct inpaint_point {
+  double x;
+  double y;
+  int positive; /* 1: the object; 0: background */
+} inpaint_point;
+
+typedef struct inpaint_segment_params {
+  size_t struct_size;
+  const inpaint_point *points;   /* point_count clicks; NULL when point_count is 0 */
+  size_t point_count;
+  int has_box;                   /* 0 */
+  double box[4];                 /* x0, y0, x1, y1 in image pixels, when has_box */
+  const float *mask_input;       /* 256*256 logits of a previous mask (low_res_logits); NULL = none */
+  const char *const *concepts;   /* concept_count labels; NULL when concept_count is 0 */
+  size_t concept_count;
+  int multimask;                 /* all candidates, best first, instead of the best; 0 */
+  double min_score;              /* concept instances below this are dropped; 0.5 */
+  inpaint_run_control *control;  /* NULL */
+} inpaint_segment_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_segment_params_init(inpaint_segment_params *params);
+
+/* The masks of one prompt. Thread-safety: immutable; free it once, after the reads. */
+typedef struct inpaint_segmentation inpaint_segmentation;
+
+/* Segments from an encoding this segmenter made (INVALID_ARGUMENT for another model's, for a
+ * prompt it cannot take, for an empty prompt). Free *out_segmentation with
+ * inpaint_segmentation_free(). */
+INPAINT_API inpaint_status inpaint_segment(const inpaint_segmenter *segmenter, const inpaint_encoding *encoding,
+                                           const inpaint_segment_params *params,
+                                           inpaint_segmentation **out_segmentation);
+
+/* Frees a segmentation. NULL is fine. */
+INPAINT_API void inpaint_segmentation_free(inpaint_segmentation *segmentation);
+
+/* The number of masks (by decreasing score); 0 for NULL. */
+INPAINT_API size_t inpaint_segmentation_count(const inpaint_segmentation *segmentation);
+
+/* One mask. Every pointer is owned by the segmentation and valid until it is freed. */
+typedef struct inpaint_segment_mask {
+  size_t struct_size;
+  inpaint_image mask;           /* one channel, the image's size, 255 = object (read-only) */
+  double score;                 /* predicted IoU, or the instance score for concepts */
+  int box[4];                   /* x, y, width, height of the mask's pixels; zeros when empty */
+  const char *label;            /* the concept, "" for points and boxes */
+  const float *low_res_logits;  /* 256*256 model-space logits to pass back as mask_input, or NULL */
+} inpaint_segment_mask;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_segment_mask_init(inpaint_segment_mask *mask);
+
+/* Mask `index` (0-based). INVALID_ARGUMENT when out of range. */
+INPAINT_API inpaint_status inpaint_segmentation_mask(const inpaint_segmentation *segmentation, size_t index,
+                                                     inpaint_segment_mask *out_mask);
+
+/* ---------------------------------------------------------------- scene labels */
+
+typedef struct inpaint_label_params {
+  size_t struct_size;
+  int ring_width;      /* pixels of ground measured around the object, 1..65536; 48 */
+  double detail_ratio; /* a second surface this strong joins the detail phrase, 0..1; 0.35 */
+  double min_coverage; /* a dominant surface covering less of the ring names nothing, 0..1; 0.05 */
+} inpaint_label_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_label_params_init(inpaint_label_params *params);
+
+/* Names the ground around an object from the concept masks of a segmentation (concept prompts
+ * with surface labels): *out_json is the scene-labels JSON the prompt builder reads,
+ * {"surface", "detail", "confidence", "labeledAt"}. object_mask: one channel, the masks' size,
+ * 255 = object. Free *out_json with inpaint_string_free(). */
+INPAINT_API inpaint_status inpaint_label_scene(const inpaint_segmentation *concept_masks,
+                                               const inpaint_image *object_mask,
+                                               const inpaint_label_params *params, char **out_json);
+
 #ifdef __cplusplus
 }
 #endif

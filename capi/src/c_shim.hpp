@@ -95,7 +95,7 @@ inline void require(const void* pointer, const char* function, const char* argum
   do {                                                                                      \
     using Struct = std::remove_cv_t<std::remove_pointer_t<decltype(user)>>;                 \
     if (offsetof(Struct, field) + sizeof((user)->field) <= (user)->struct_size)             \
-      (out).field = (user)->field;                                                          \
+      std::memcpy(&(out).field, &(user)->field, sizeof((user)->field)); /* arrays too */   \
   } while (0)
 
 // The defaults, after checking that a caller's struct_size is one the library can read.
