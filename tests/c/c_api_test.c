@@ -1256,6 +1256,139 @@ static void test_stores(void) {
   inpaint_encoding_free(encoding);
 }
 
+/* ---------------------------------------------------------------- segmentation */
+
+/* A reddish disc (radius 30 at 120,90) on a noisy green background, 240x180. */
+enum { SEG_W = 240, SEG_H = 180, SEG_CX = 120, SEG_CY = 90, SEG_R = 30 };
+static uint8_t g_seg_rgb[SEG_W * SEG_H * 3];
+
+static int in_disc(int x, int y) { return (x - SEG_CX) * (x - SEG_CX) + (y - SEG_CY) * (y - SEG_CY) <= SEG_R * SEG_R; }
+
+static void make_segment_scene(void) {
+  uint32_t seed = 12345;
+  for (int y = 0; y < SEG_H; ++y)
+    for (int x = 0; x < SEG_W; ++x) {
+      uint8_t *p = g_seg_rgb + ((size_t)y * SEG_W + x) * 3;
+      seed = seed * 1664525u + 1013904223u;
+      int noise = (int)(seed >> 28) - 8;
+      if (in_disc(x, y)) {
+        p[0] = (uint8_t)(200 + noise), p[1] = (uint8_t)(60 + noise), p[2] = (uint8_t)(50 + noise);
+      } else {
+        p[0] = (uint8_t)(80 + noise), p[1] = (uint8_t)(130 + noise), p[2] = (uint8_t)(70 + noise);
+      }
+    }
+}
+
+static void test_segmentation(void) {
+  inpaint_segmenter *seg = NULL, *untouched = (inpaint_segmenter *)&g_dir;
+  inpaint_store *store = NULL;
+  inpaint_encoding *encoding = NULL, *again = NULL;
+  inpaint_segmentation *result = NULL;
+  inpaint_encode_outcome outcome;
+  inpaint_segment_params params;
+  inpaint_segment_mask mask;
+  inpaint_segmenter_capabilities caps;
+  inpaint_image image;
+  size_t count = 0;
+  char *name = NULL, *json = NULL;
+
+  make_segment_scene();
+  image = view(g_seg_rgb, SEG_W, SEG_H, 3);
+  inpaint_segmenter_free(NULL);
+  inpaint_segmentation_free(NULL);
+  CHECK(inpaint_segmentation_count(NULL) == 0);
+  CHECK(inpaint_segmenter_spec(NULL) == NULL && inpaint_segmenter_concept(NULL, 0) == NULL);
+  CHECK_OK(inpaint_segmenter_list_size(&count));
+  CHECK(count >= 2);
+  CHECK_OK(inpaint_segmenter_list_get(0, &name, NULL));
+  CHECK(name && strcmp(name, "grabcut") == 0);
+  inpaint_string_free(name);
+  CHECK_STATUS(inpaint_segmenter_list_get(99, &name, NULL), INPAINT_ERR_INVALID_ARGUMENT, "out of range");
+  CHECK_STATUS(inpaint_segmenter_create("nope", &untouched), INPAINT_ERR_UNKNOWN_MODEL, "grabcut");
+  CHECK(untouched == (inpaint_segmenter *)&g_dir);
+  CHECK_STATUS(inpaint_segmenter_create("grabcut:iterations=0", &seg), INPAINT_ERR_INVALID_ARGUMENT, "iterations");
+  CHECK_OK(inpaint_segmenter_create(NULL, &seg));
+  if (!seg) return;
+  CHECK(strncmp(inpaint_segmenter_spec(seg), "grabcut", 7) == 0);
+  CHECK(strcmp(inpaint_segmenter_model_id(seg), "grabcut") == 0);
+  inpaint_segmenter_capabilities_init(&caps);
+  CHECK_OK(inpaint_segmenter_get_capabilities(seg, &caps));
+  CHECK(caps.points && caps.boxes && !caps.mask_input && caps.concept_count == 0);
+
+  /* Encoded once into the store, then found there. */
+  {
+    char spec[256];
+    snprintf(spec, sizeof spec, "dir:path=%s,fsync=0", in_dir("segment-store"));
+    CHECK_OK(inpaint_store_open(spec, &store));
+  }
+  inpaint_encode_outcome_init(&outcome);
+  CHECK_OK(inpaint_segmenter_encode(seg, &image, store, NULL, &encoding, &outcome));
+  CHECK(encoding != NULL && !outcome.from_store && outcome.stored && outcome.store_error[0] == '\0');
+  CHECK(strlen(outcome.id) == 64);
+  CHECK_OK(inpaint_segmenter_encode(seg, &image, store, NULL, &again, &outcome));
+  CHECK(again != NULL && outcome.from_store && outcome.encode_ms == 0);
+  inpaint_encoding_free(again);
+  CHECK_STATUS(inpaint_segmenter_encode(seg, NULL, store, NULL, &again, NULL), INPAINT_ERR_INVALID_ARGUMENT,
+               "image is NULL");
+
+  inpaint_segment_params_init(&params);
+  CHECK(params.min_score == 0.5 && params.point_count == 0);
+  CHECK_STATUS(inpaint_segment(seg, encoding, &params, &result), INPAINT_ERR_INVALID_ARGUMENT, NULL);
+  CHECK(result == NULL);
+  params.has_box = 1;
+  params.box[0] = 80, params.box[1] = 50, params.box[2] = 160, params.box[3] = 130;
+  CHECK_OK(inpaint_segment(seg, encoding, &params, &result));
+  CHECK(inpaint_segmentation_count(result) == 1);
+  inpaint_segment_mask_init(&mask);
+  CHECK_OK(inpaint_segmentation_mask(result, 0, &mask));
+  if (mask.mask.data) {
+    int wrong = 0;
+    for (int y = 0; y < SEG_H; ++y)
+      for (int x = 0; x < SEG_W; ++x) wrong += (pixel(&mask.mask, x, y)[0] > 127) != in_disc(x, y);
+    CHECK(wrong < SEG_R * 2 * 3); /* within about a pixel along the rim */
+    CHECK(mask.mask.width == SEG_W && mask.mask.height == SEG_H && mask.mask.channels == 1);
+    CHECK(abs(mask.box[0] - (SEG_CX - SEG_R)) <= 2 && abs(mask.box[2] - (2 * SEG_R + 1)) <= 4);
+    CHECK(mask.score >= 0 && mask.score <= 1 && mask.label && mask.label[0] == '\0' && mask.low_res_logits == NULL);
+  }
+  CHECK_STATUS(inpaint_segmentation_mask(result, 1, &mask), INPAINT_ERR_INVALID_ARGUMENT, "out of range");
+
+  /* The labeller needs concept masks with labels: GrabCut's have none. */
+  {
+    uint8_t object[SEG_W * SEG_H];
+    inpaint_image object_view;
+    memset(object, 0, sizeof object);
+    fill_box(object, SEG_W, 100, 70, 140, 110, 255);
+    object_view = view(object, SEG_W, SEG_H, 1);
+    CHECK_STATUS(inpaint_label_scene(result, &object_view, NULL, &json), INPAINT_ERR_INVALID_ARGUMENT, "label");
+    CHECK(json == NULL);
+    CHECK_STATUS(inpaint_label_scene(result, NULL, NULL, &json), INPAINT_ERR_INVALID_ARGUMENT, "object_mask is NULL");
+  }
+  inpaint_segmentation_free(result);
+
+  /* A concept prompt to a segmenter without concepts, and a cancelled run. */
+  {
+    const char *concepts[] = {"grass"};
+    inpaint_run_control *control = NULL;
+    inpaint_segment_params_init(&params);
+    params.concepts = concepts;
+    params.concept_count = 1;
+    result = NULL;
+    CHECK_STATUS(inpaint_segment(seg, encoding, &params, &result), INPAINT_ERR_INVALID_ARGUMENT, "concept");
+    CHECK(result == NULL);
+    CHECK_OK(inpaint_run_control_new(&control));
+    inpaint_run_control_cancel(control);
+    inpaint_segment_params_init(&params);
+    params.has_box = 1;
+    params.box[0] = 80, params.box[1] = 50, params.box[2] = 160, params.box[3] = 130;
+    params.control = control;
+    CHECK_STATUS(inpaint_segment(seg, encoding, &params, &result), INPAINT_ERR_CANCELLED, NULL);
+    inpaint_run_control_free(control);
+  }
+  inpaint_encoding_free(encoding);
+  inpaint_store_free(store);
+  inpaint_segmenter_free(seg);
+}
+
 int main(int argc, char **argv) {
   inpaint_model *model = NULL;
 
@@ -1281,6 +1414,7 @@ int main(int argc, char **argv) {
   test_models();
   test_encodings();
   test_stores();
+  test_segmentation();
   CHECK_OK(inpaint_model_create(NULL, &model));
   if (model) {
     test_pipeline(model);
