@@ -357,6 +357,60 @@ TEST(GrabCut, EncodesOnceWithAStore) {
   EXPECT_EQ(c.tensor("image").shape(), (Shape{224, 300, 3}));
 }
 
+namespace {
+
+// A store whose server is gone (every call fails), or that hands back a fixed encoding.
+class FakeStore final : public EncodingStore {
+ public:
+  std::optional<Encoding> held;  // empty: every call throws Unavailable
+  int puts = 0;
+  std::string spec() const override { return "fake"; }
+  bool exists(const std::string&) override { return held.has_value() || fail(); }
+  std::optional<Encoding> get(const std::string&) override {
+    if (!held) fail();
+    return held;
+  }
+  void put(const std::string&, const Encoding&) override {
+    if (!held) fail();
+    ++puts;
+  }
+  bool remove(const std::string&) override { return fail(); }
+  std::vector<std::string> ids() override { return {}; }
+  StoreUsage usage() override { return {}; }
+  std::uint64_t capacity() const override { return 0; }
+  StoreStats stats() const override { return {}; }
+
+ private:
+  static bool fail() { throw Error(ErrorCode::Unavailable, "store is down"); }
+};
+
+}  // namespace
+
+TEST(GrabCut, StoreFailuresAndForeignEncodingsOnlyCostAnEncode) {
+  auto g = small_grabcut();
+  FakeStore dead;
+  EncodeOutcome outcome;
+  Encoding e = encode_with_store(*g, &dead, scene().image, &outcome);
+  EXPECT_NO_THROW(g->check_encoding(e));
+  EXPECT_FALSE(outcome.from_store);
+  EXPECT_FALSE(outcome.stored);
+  EXPECT_NE(outcome.store_error.find("store is down"), std::string::npos);
+
+  // A stored encoding of another image under the id (or of another model): encoded again.
+  FakeStore wrong;
+  wrong.held = g->encode(test::pattern_rgb(641, 479));
+  Encoding fresh = encode_with_store(*g, &wrong, scene().image, &outcome);
+  EXPECT_FALSE(outcome.from_store);
+  EXPECT_TRUE(outcome.stored);
+  EXPECT_EQ(outcome.store_error, "");
+  EXPECT_EQ(fresh.metadata.image_sha256, pixel_sha256(scene().image));
+  EXPECT_EQ(wrong.puts, 1);
+  // No store: always encodes.
+  encode_with_store(*g, nullptr, scene().image, &outcome);
+  EXPECT_FALSE(outcome.from_store);
+  EXPECT_FALSE(outcome.stored);
+}
+
 TEST(GrabCut, RunControlWatchesAndStopsIterations) {
   auto g = create_segmenter("grabcut:max_side=200,iterations=4");
   Encoding e = g->encode(scene().image);
