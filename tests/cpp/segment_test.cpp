@@ -322,6 +322,8 @@ TEST(GrabCut, RejectsBadPromptsAndImages) {
   EXPECT_NE(why(negative_only).find("positive"), std::string::npos);
   // A box over the whole image leaves no background to learn from.
   EXPECT_NE(why(box_prompt(0, 0, 641, 479)).find("background"), std::string::npos);
+  // A box of one working pixel gives the object's colour model nothing to learn from.
+  EXPECT_NE(why(box_prompt(10, 10, 10.5, 10.5)).find("object pixels"), std::string::npos);
   // A box partly outside is clipped, not refused.
   EXPECT_GE(iou(g->segment(e, box_prompt(120, 110, 1000, 350)).masks.at(0).mask, scene().truth), 0.9);
 

@@ -259,7 +259,9 @@ class GrabCutSegmenter final : public Segmenter {
     if (background_seeds < kGmmComponents)
       throw invalid("the prompt leaves no background to learn from (the box covers the whole image?): "
                     "shrink the box or add negative points");
-    if (object_seeds < kGmmComponents) throw invalid("the prompt marks too few object pixels: enlarge the box");
+    if (object_seeds < kGmmComponents)
+      throw invalid("the prompt marks fewer than " + std::to_string(kGmmComponents) +
+                    " object pixels at the working size: enlarge the box or the click radius");
 
     cv::Mat bgd_model, fgd_model;
     {
