@@ -504,7 +504,7 @@ TEST(SceneLabels, GrassWithFallenLeaves) {
   EXPECT_EQ(l.labels.surface, "grass");
   EXPECT_EQ(l.labels.detail, "grass with fallen leaves");
   ASSERT_TRUE(l.labels.confidence);
-  EXPECT_NEAR(*l.labels.confidence, 0.9 - 0.4 / 2, 1e-6);
+  EXPECT_NEAR(*l.labels.confidence, 0.9 / (0.9 + 0.4), 1e-6);  // the shares overlap: normalised
   EXPECT_TRUE(std::regex_match(l.labels.labeled_at, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
 
   // The prompt builder reads it: detail first, then grass's prompt.
@@ -520,7 +520,7 @@ TEST(SceneLabels, GrassWithFallenLeaves) {
   EXPECT_EQ(build_prompt(plain.labels).text, PromptTable::builtin().surfaces.at("grass"));
 }
 
-TEST(SceneLabels, TiesAreBrokenBySurfaceOrderWithLowConfidence) {
+TEST(SceneLabels, TiesAreBrokenBySurfaceOrderWithHalfConfidence) {
   Image object = rect_mask(80, 60, 120, 100);
   Image left = rect_mask(0, 0, 100, kH), right = rect_mask(100, 0, kW, kH);
   for (bool reversed : {false, true}) {
@@ -532,9 +532,9 @@ TEST(SceneLabels, TiesAreBrokenBySurfaceOrderWithLowConfidence) {
     EXPECT_DOUBLE_EQ(l.coverage[1].coverage, 0.5);
     EXPECT_EQ(l.labels.surface, "concrete");  // before water in surface_labels()
     EXPECT_EQ(l.labels.detail, "concrete with puddles");
-    EXPECT_DOUBLE_EQ(*l.labels.confidence, 0.25);
-    // Below build_prompt's default threshold: the fill falls back to the neutral prompt.
-    EXPECT_FALSE(build_prompt(l.labels).from_labels);
+    EXPECT_DOUBLE_EQ(*l.labels.confidence, 0.5);
+    // Half the ring: just enough for build_prompt's default threshold, and the detail names both.
+    EXPECT_TRUE(build_prompt(l.labels).from_labels);
   }
   // Labels outside the list come after the known ones, then by name.
   std::vector<SegmentMask> odd = {concept("moss", 1.0, left), concept("asphalt", 1.0, right)};
@@ -564,7 +564,7 @@ TEST(SceneLabels, ObjectTouchingTheBorderHasAClippedRing) {
   EXPECT_EQ(l.coverage[0].label, "gravel");
   EXPECT_NEAR(l.coverage[0].coverage, 1 - expected_sand, 1e-9);
   EXPECT_NEAR(l.coverage[1].coverage, expected_sand, 1e-9);
-  EXPECT_NEAR(*l.labels.confidence, (1 - expected_sand) - expected_sand / 2, 1e-9);
+  EXPECT_NEAR(*l.labels.confidence, 1 - expected_sand, 1e-9);
 
   // An object in a corner and one that fills the image.
   SceneLabelling corner = label_scene({concept("grass", 1.0, rect_mask(0, 0, kW, kH))}, rect_mask(170, 130, kW, kH));
@@ -589,7 +589,7 @@ TEST(SceneLabels, ScoresWeightCoverageAndInstancesTakeTheBest) {
   EXPECT_NEAR(l.coverage[0].coverage, 0.75, 1e-6);
   EXPECT_NEAR(l.coverage[1].coverage, 0.7, 1e-6);
   EXPECT_EQ(l.labels.detail, "grass with scattered gravel");
-  EXPECT_NEAR(*l.labels.confidence, 0.75 - 0.35, 1e-6);
+  EXPECT_NEAR(*l.labels.confidence, 0.75 / (0.75 + 0.7), 1e-6);
 }
 
 TEST(SceneLabels, TooLittleCoverageGivesNoLabel) {

@@ -152,8 +152,10 @@ struct SceneLabelling {
 // Labels sort by decreasing coverage; ties by their order in surface_labels(), then by name.
 // With c1, c2 the first two coverages (c2 = 0 when alone):
 //   surface    = the first label, unless c1 == 0 or c1 < min_coverage (then "" and confidence 0);
-//   confidence = c1 - c2 / 2: a ring wholly of one surface at score 1 gives 1; an even split
-//                between two surfaces gives a quarter (the pick is a tie-break, not evidence);
+//   confidence = c1 / max(1, sum of all coverages): the share of the ring that is the surface
+//                (a ring wholly of it at score 1 gives 1, grass 0.6 with leaves 0.3 gives 0.6, an
+//                even split gives 0.5); overlapping concept masks whose shares sum past 1 are
+//                normalised, so a ring claimed twice cannot look certain;
 //   detail     = "<first> with <phrase of second>" when c2 > 0 and c2 >= detail_ratio * c1, else
 //                "" (build_prompt puts the detail in front of the surface's prompt, so repeating
 //                the surface alone would add nothing). Phrases: grass "patches of grass",

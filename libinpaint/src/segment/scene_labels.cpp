@@ -110,8 +110,12 @@ SceneLabelling label_scene(const std::vector<SegmentMask>& concept_masks, const 
   // An empty ring (the object fills the image) or too little labelled ground: no surface.
   if (!(first.coverage > 0) || first.coverage < options.min_coverage) return out;
   double second = out.coverage.size() > 1 ? out.coverage[1].coverage : 0.0;
+  double total = 0;
+  for (const SurfaceCoverage& c : out.coverage) total += c.coverage;
   out.labels.surface = first.label;
-  out.labels.confidence = std::clamp(first.coverage - second / 2, 0.0, 1.0);
+  // The dominant surface's share of the ring; overlapping concept masks (shares summing past 1)
+  // are normalised so that a doubly-claimed ring cannot make the pick look certain.
+  out.labels.confidence = std::clamp(first.coverage / std::max(1.0, total), 0.0, 1.0);
   if (second > 0 && second >= options.detail_ratio * first.coverage)
     out.labels.detail = first.label + " with " + detail_phrase(out.coverage[1].label);
   return out;
