@@ -90,6 +90,20 @@ class INPAINT_CXX_API Segmenter {
 
 // "grabcut[:key=value,...]" or "sam:encoder=FILE,decoder=FILE,...". Error(UnknownModel) lists
 // the known names; Error(InvalidArgument) for unknown keys or bad values.
+//
+// grabcut keys: iterations (1..100, default 5), max_side (the working size's long side, default
+// 1024: larger images are scaled down by area averaging), radius (of a click's disc in image
+// pixels, default 1% of the long side). Its encoding is the scaled image (U8 [h,w,3] "image").
+// A box makes its outside background and its inside probably object; clicks are certain object
+// (positive) or background (negative) discs, a later click overriding an earlier one; points
+// without a box start everything as probably background. The result keeps only the foreground
+// components holding a positive click (the largest one for a box alone) and is scaled back with
+// bilinear interpolation thresholded at the midpoint. Its score is the mean posterior, under
+// GrabCut's final colour models, of the side each undecided pixel ended on: ~1 when object and
+// background colours separate cleanly, ~0.5 or less when they do not; an empty mask (nothing
+// found in the box) scores 0. Deterministic, on any thread (its k-means uses a fixed seed). Error(InvalidArgument) also when the prompt leaves fewer than 5 background
+// or object pixels to learn colours from (a box covering the whole image) or the image is below
+// 8 pixels a side after scaling.
 INPAINT_CXX_API std::unique_ptr<Segmenter> create_segmenter(const std::string& spec);
 INPAINT_CXX_API std::vector<ModelInfo> list_segmenters();  // sorted by name
 INPAINT_CXX_API const char* default_segmenter_spec() noexcept;  // "grabcut"
@@ -116,9 +130,9 @@ INPAINT_CXX_API Encoding encode_with_store(const Segmenter& segmenter, EncodingS
 INPAINT_CXX_API const std::vector<std::string>& surface_labels();
 
 struct LabelOptions {
-  int ring_width = 48;         // pixels of ground measured around the object
+  int ring_width = 48;         // pixels of ground measured around the object (>= 1)
   double detail_ratio = 0.35;  // a second label with at least this share of the first's coverage
-                               // joins the detail phrase ("grass with fallen leaves")
+                               // joins the detail phrase ("grass with fallen leaves"); (0, 1]
   double min_coverage = 0.05;  // a dominant label covering less of the ring than this: no label
 };
 
@@ -132,12 +146,30 @@ struct SceneLabelling {
   std::vector<SurfaceCoverage> coverage;  // every label seen, by decreasing coverage
 };
 
-// Measures each concept's coverage of a ring around object_mask (one channel, 255 = object,
+// Measures each concept's coverage of a ring around object_mask (one channel, > 127 = object,
 // the concept masks' size; the object itself excluded, the ring clipped at the image border).
+// Several masks may share a label (instances): a ring pixel counts the best score among them.
+// Labels sort by decreasing coverage; ties by their order in surface_labels(), then by name.
+// With c1, c2 the first two coverages (c2 = 0 when alone):
+//   surface    = the first label, unless c1 == 0 or c1 < min_coverage (then "" and confidence 0);
+//   confidence = c1 / max(1, sum of all coverages): the share of the ring that is the surface
+//                (a ring wholly of it at score 1 gives 1, grass 0.6 with leaves 0.3 gives 0.6, an
+//                even split gives 0.5); overlapping concept masks whose shares sum past 1 are
+//                normalised, so a ring claimed twice cannot look certain;
+//   detail     = "<first> with <phrase of second>" when c2 > 0 and c2 >= detail_ratio * c1, else
+//                "" (build_prompt puts the detail in front of the surface's prompt, so repeating
+//                the surface alone would add nothing). Phrases: grass "patches of grass",
+//                concrete "patches of concrete", wood "wooden boards", sand "patches of sand",
+//                gravel "scattered gravel", leaves "fallen leaves", tile "tiles", water
+//                "puddles"; other labels as they are.
+// An empty ring (the object covers the image) gives no surface. labeled_at is UTC now
+// ("YYYY-MM-DDTHH:MM:SSZ"). Error(InvalidArgument) for an object mask without object pixels,
+// concept masks of another size or without a label, scores outside 0..1 or bad options.
 INPAINT_CXX_API SceneLabelling label_scene(const std::vector<SegmentMask>& concept_masks, const ImageView& object_mask,
                                            const LabelOptions& options = {});
 
-// The JSON that parse_scene_labels reads: {"surface", "detail", "confidence", "labeledAt"}.
+// The JSON that parse_scene_labels reads: {"surface", "detail", "confidence", "labeledAt"}
+// (confidence null when absent).
 INPAINT_CXX_API std::string scene_labels_json(const SceneLabels& labels);
 
 }  // namespace inpaint
