@@ -12,6 +12,7 @@
 #include "inpaint/encoding.hpp"
 #include "inpaint/export.hpp"
 #include "inpaint/image.hpp"
+#include "inpaint/mask.hpp"
 #include "inpaint/model.hpp"
 #include "inpaint/prompt.hpp"
 #include "inpaint/store.hpp"
@@ -45,16 +46,10 @@ struct SegmentPrompt {
   double min_score = 0.5;
 };
 
-// A mask's tight bounding box in image pixels, [x0, x1) x [y0, y1); all zero for an empty mask.
-struct MaskBox {
-  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
-  bool empty() const { return x1 <= x0 || y1 <= y0; }
-};
-
 struct SegmentMask {
   Image mask;          // one channel, the original image's size, 255 = object, 0 = not
   double score = 0;    // predicted IoU (points/boxes) or instance score (concepts), in [0, 1]
-  MaskBox box;
+  MaskBox box;        // tight bounding box (mask.hpp's, as mask_bounds gives it); empty for an empty mask
   std::string label;   // the concept for concept prompts; "" otherwise
   // The model-space logits this mask was thresholded from, F32 [1,1,256,256], to pass back as
   // SegmentPrompt::mask_input; empty for segmenters that take no mask input.
