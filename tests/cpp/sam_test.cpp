@@ -14,7 +14,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <thread>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -652,6 +654,33 @@ TEST(Sam, RunControlStopsIt) {
   SegmentPrompt p;
   p.points.push_back({10, 10, true});
   EXPECT_EQ(code_of([&] { seg->segment(enc, p, &control); }), ErrorCode::Cancelled);
+}
+
+// One loaded segmenter shared by threads: encodes and decodes at once give what one thread gets.
+TEST(Sam, SharedByThreads) {
+  auto seg = create_segmenter(sam_spec(encoder_path(), disc_decoder_path()));
+  Image img = test::pattern_rgb(500, 300);
+  Encoding enc = seg->encode(img.view());
+  auto prompt = [](int i) {
+    SegmentPrompt p;
+    p.points.push_back({40.0 + 50 * i, 150, true});
+    return p;
+  };
+  std::vector<Image> want;
+  for (int i = 0; i < 8; ++i) want.push_back(seg->segment(enc, prompt(i)).masks.at(0).mask);
+  std::vector<int> bad(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      Encoding own = seg->encode(img.view());
+      for (int i = 0; i < 8; ++i) {
+        const Encoding& e = i % 2 ? own : enc;
+        Image got = seg->segment(e, prompt(i)).masks.at(0).mask;
+        if (std::memcmp(got.data(), want[std::size_t(i)].data(), got.size_bytes()) != 0) ++bad[std::size_t(t)];
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int b : bad) EXPECT_EQ(b, 0);
 }
 
 // Colour-keyed concepts on a green field with two brown patches.

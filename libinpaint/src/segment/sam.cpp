@@ -25,6 +25,8 @@
 //   f32 [1,Q]); run once per requested label with that label's embedding from the concepts
 //   safetensors file (one F32/F16/BF16 tensor [D] or [T,D] per label); instances scoring at least
 //   min_score are returned, labelled, all labels' instances by decreasing score.
+// Decoders receive the features without a copy (they may be a memory-mapped encoding file):
+//   they must not modify their inputs in place.
 // Masks: logits -> S x S bilinear -> crop to the resized size -> original size bilinear
 //   (SAM's postprocess_masks), a pixel is object when its logit > mask_threshold.
 // model_id: `id`, else "sam-" + the first 16 hex digits of the checksum, SHA-256 over the
