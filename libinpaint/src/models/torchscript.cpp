@@ -1,5 +1,6 @@
 // Fill models exported as TorchScript (IOPaint's big-lama.pt, migan_traced.pt) under two input
-// contracts (DESIGN.md §4). The only model translation unit that includes LibTorch.
+// contracts (DESIGN.md §4). With segment/sam.cpp, the only translation units that include
+// LibTorch; the helpers they share (models/torch_runtime.hpp) are defined here.
 #include <torch/script.h>
 #include <torch/torch.h>
 #include <torch/csrc/jit/passes/graph_fuser.h>
@@ -18,18 +19,13 @@
 #include "inpaint/error.hpp"
 #include "mask/mask_ops.hpp"
 #include "models/builtin.hpp"
+#include "models/torch_runtime.hpp"
 
 #if INPAINT_TORCH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 namespace inpaint::detail {
-
-namespace {
-
-using torch::indexing::Slice;
-
-enum class Contract { Lama, Migan };
 
 // Process-wide executor settings. The profiling executor re-specialises the graph for every new
 // input size, and the fusers compile kernels for it: a second call at a new size then costs
@@ -46,7 +42,7 @@ void configure_executor() {
 
 // Parses cpu|cuda|cuda:N|auto. A CUDA device that cannot be used is an error: silently running
 // a GPU worker on the CPU would look like a hang.
-torch::Device resolve_device(const std::string& name) {
+torch::Device resolve_device(const std::string& name, const std::string& who) {
   if (name == "cpu") return torch::Device(torch::kCPU);
   if (name == "auto")
     return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
@@ -56,19 +52,62 @@ torch::Device resolve_device(const std::string& name) {
       std::size_t used = 0;
       try { index = std::stoi(name.substr(5), &used); } catch (const std::exception&) { used = 0; }
       if (used == 0 || used != name.size() - 5 || index < 0)
-        throw Error(ErrorCode::InvalidArgument, "torchscript: device '" + name + "' is not cpu, cuda, cuda:N or auto");
+        throw Error(ErrorCode::InvalidArgument, who + ": device '" + name + "' is not cpu, cuda, cuda:N or auto");
     }
     if (!torch::cuda::is_available())
-      throw Error(ErrorCode::InvalidArgument, "torchscript: device '" + name +
+      throw Error(ErrorCode::InvalidArgument, who + ": device '" + name +
                                               "' asked for, but this LibTorch has no CUDA or the machine has no GPU");
     int count = int(torch::cuda::device_count());
     if (index >= count)
-      throw Error(ErrorCode::InvalidArgument, "torchscript: device '" + name + "' asked for, but there are only " +
+      throw Error(ErrorCode::InvalidArgument, who + ": device '" + name + "' asked for, but there are only " +
                                               std::to_string(count) + " GPU(s)");
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
-  throw Error(ErrorCode::InvalidArgument, "torchscript: device '" + name + "' is not cpu, cuda, cuda:N or auto");
+  throw Error(ErrorCode::InvalidArgument, who + ": device '" + name + "' is not cpu, cuda, cuda:N or auto");
 }
+
+torch::jit::Module load_module(const std::string& path, const torch::Device& device, const std::string& who) {
+  std::ifstream probe(path, std::ios::binary);
+  if (!probe) throw Error(ErrorCode::Io, who + ": cannot read model file '" + path + "'");
+  probe.close();
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, device);
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw Error(ErrorCode::Decode, who + ": '" + path + "' is not a loadable TorchScript file: " +
+                                       what.substr(0, what.find('\n')));
+  }
+  module.eval();
+  return module;
+}
+
+torch::jit::IValue call_forward(torch::jit::Module& module, std::vector<torch::jit::IValue> inputs,
+                                const std::string& path, const std::string& who) {
+  try {
+    return module.forward(std::move(inputs));
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw Error(ErrorCode::Internal, who + ": '" + path + "' failed: " + what.substr(0, what.find('\n')));
+  } catch (const std::exception& e) {
+    // An exception raised by the module's own code: its last line names it after a traceback.
+    std::string what = e.what();
+    while (!what.empty() && what.back() == '\n') what.pop_back();
+    throw Error(ErrorCode::Internal, who + ": '" + path + "' failed: " + what.substr(what.rfind('\n') + 1));
+  }
+}
+
+std::string shape_str(const torch::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "," : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+namespace {
+
+using torch::indexing::Slice;
+
+enum class Contract { Lama, Migan };
 
 // Indices 0..size-1 followed by a mirror image of them (edge pixel repeated, as numpy's
 // "symmetric"), bouncing as often as needed, so any pad works even on a tiny image.
@@ -97,12 +136,6 @@ torch::Tensor mirror_pad(const torch::Tensor& x, int64_t ph, int64_t pw, int64_t
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-std::string shape_str(const torch::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "," : "") + std::to_string(t.size(i));
-  return s + "]";
-}
-
 class TorchScriptFill final : public InpaintModel {
  public:
   struct Options {
@@ -121,17 +154,7 @@ class TorchScriptFill final : public InpaintModel {
   explicit TorchScriptFill(Options o) : o_(std::move(o)), device_(resolve_device(o_.device_name)) {
     configure_executor();
     Stopwatch watch;
-    std::ifstream probe(o_.path, std::ios::binary);
-    if (!probe) throw Error(ErrorCode::Io, "torchscript: cannot read model file '" + o_.path + "'");
-    probe.close();
-    try {
-      module_ = torch::jit::load(o_.path, device_);
-    } catch (const c10::Error& e) {
-      std::string what = e.what_without_backtrace();
-      throw Error(ErrorCode::Decode, "torchscript: '" + o_.path + "' is not a loadable TorchScript file: " +
-                                         what.substr(0, what.find('\n')));
-    }
-    module_.eval();
+    module_ = load_module(o_.path, device_);
     if (o_.dtype != torch::kFloat32) module_.to(o_.dtype);
     info_.device = device_.str();
     info_.load_ms = watch.lap();
@@ -247,18 +270,7 @@ class TorchScriptFill final : public InpaintModel {
 
   // Runs the module and checks what came back: a tensor of the expected shape, all finite.
   torch::Tensor forward(std::vector<torch::jit::IValue> inputs, const std::vector<int64_t>& expected) const {
-    torch::jit::IValue output;
-    try {
-      output = module_.forward(std::move(inputs));
-    } catch (const c10::Error& e) {
-      std::string what = e.what_without_backtrace();
-      throw Error(ErrorCode::Internal, "torchscript: '" + o_.path + "' failed: " + what.substr(0, what.find('\n')));
-    } catch (const std::exception& e) {
-      // An exception raised by the module's own code: its last line names it after a traceback.
-      std::string what = e.what();
-      while (!what.empty() && what.back() == '\n') what.pop_back();
-      throw Error(ErrorCode::Internal, "torchscript: '" + o_.path + "' failed: " + what.substr(what.rfind('\n') + 1));
-    }
+    torch::jit::IValue output = call_forward(module_, std::move(inputs), o_.path);
     if (!output.isTensor())
       throw Error(ErrorCode::InvalidArgument, "torchscript: '" + o_.path + "' returned a " +
                                                   output.tagKind() + ", expected a tensor");

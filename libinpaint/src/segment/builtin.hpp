@@ -7,4 +7,5 @@
 
 namespace inpaint::detail {
 std::unique_ptr<Segmenter> make_grabcut_segmenter(const ModelSpec& spec);
+std::unique_ptr<Segmenter> make_sam_segmenter(const ModelSpec& spec);
 }  // namespace inpaint::detail

@@ -21,6 +21,10 @@ const std::vector<SegmenterEntry>& segmenter_table() {
   static const std::vector<SegmenterEntry> table = {
       {"grabcut", "OpenCV GrabCut for box and point prompts, no model file (keys: iterations, max_side, radius)",
        detail::make_grabcut_segmenter},
+      {"sam",
+       "a SAM-family TorchScript encoder/decoder pair (keys: encoder, decoder, concept_decoder, concepts, preprocess, "
+       "size, device, id, warmup, mask_threshold)",
+       detail::make_sam_segmenter},
   };
   return table;
 }

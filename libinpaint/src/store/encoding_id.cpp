@@ -2,10 +2,13 @@
 #include <openssl/evp.h>
 
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <vector>
 
 #include "inpaint/encoding.hpp"
 #include "inpaint/error.hpp"
+#include "store/sha256.hpp"
 
 namespace inpaint {
 
@@ -34,6 +37,21 @@ class Sha256 {
 };
 
 }  // namespace
+
+std::string detail::sha256_of_files(const std::vector<std::string>& paths) {
+  Sha256 sha;
+  std::vector<char> buffer(std::size_t(1) << 20);
+  for (const std::string& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorCode::Io, "cannot read '" + path + "' to checksum it");
+    while (in) {
+      in.read(buffer.data(), std::streamsize(buffer.size()));
+      sha.update(buffer.data(), std::size_t(in.gcount()));
+    }
+    if (in.bad()) throw Error(ErrorCode::Io, "reading '" + path + "' to checksum it failed");
+  }
+  return sha.hex();
+}
 
 std::string pixel_sha256(const ImageView& pixels) {
   if (pixels.empty() || pixels.channels <= 0)

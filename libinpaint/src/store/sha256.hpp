@@ -1,0 +1,12 @@
+#pragma once
+// SHA-256 of files, for model checksums. Defined in store/encoding_id.cpp.
+#include <string>
+#include <vector>
+
+namespace inpaint::detail {
+
+// Hex SHA-256 over the bytes of every file in order (streamed, never whole in memory).
+// Error(Io) naming a file that cannot be read.
+std::string sha256_of_files(const std::vector<std::string>& paths);
+
+}  // namespace inpaint::detail
