@@ -50,12 +50,13 @@ def stub_members(body):
 
 
 def stub_parameters(node):
-    """[(name, default source or None)] of the positional parameters, and the keyword-only names."""
+    """[(name, default source or None)] of the positional and of the keyword-only parameters."""
     args = node.args
     positional = args.posonlyargs + args.args
     defaults = [None] * (len(positional) - len(args.defaults)) + [ast.unparse(d) for d in args.defaults]
     params = [(a.arg, d) for a, d in zip(positional, defaults) if a.arg != "self"]
-    return params, [a.arg for a in args.kwonlyargs]
+    keyword_only = [(a.arg, ast.unparse(d) if d is not None else None) for a, d in zip(args.kwonlyargs, args.kw_defaults)]
+    return params, keyword_only
 
 
 # --- what the module says -----------------------------------------------------------------
@@ -90,7 +91,8 @@ def split_top_level(text):
 
 
 def module_parameters(function):
-    """[(name, default or None)] from pybind11's signature line, and whether it takes **kwargs."""
+    """[(name, default or None)] of the positional and of the keyword-only parameters (those after
+    a bare `*`) from pybind11's signature line, and whether it takes **kwargs."""
     first_line = (function.__doc__ or "").splitlines()[0]
     opening = first_line.index("(")
     depth = 0
@@ -98,18 +100,22 @@ def module_parameters(function):
         depth += {"(": 1, ")": -1}.get(first_line[closing], 0)
         if depth == 0:
             break
-    params, takes_kwargs = [], False
+    params, keyword_only, takes_kwargs = [], [], False
+    target = params
     for part in split_top_level(first_line[opening + 1 : closing]):
         name, _, rest = part.partition(":")
         name = name.strip()
         if name.startswith("**"):
             takes_kwargs = True
             continue
+        if name == "*":
+            target = keyword_only
+            continue
         if name == "self":
             continue
         _, equals, default = rest.partition(" = ")
-        params.append((name, default.strip() if equals else None))
-    return params, takes_kwargs
+        target.append((name, default.strip() if equals else None))
+    return params, keyword_only, takes_kwargs
 
 
 def accepted_keywords(core, name):
@@ -136,18 +142,19 @@ def accepted_keywords(core, name):
 
 
 def compare_signature(where, function, node, core, problems):
-    params, takes_kwargs = module_parameters(function)
-    stub_params, stub_keywords = stub_parameters(node)
+    params, keyword_only, takes_kwargs = module_parameters(function)
+    stub_params, stub_keyword_only = stub_parameters(node)
     if params != stub_params:
         problems.append(f"{where}: module takes {params}, stub says {stub_params}")
     if takes_kwargs:
         accepted = accepted_keywords(core, where)
+        stub_keywords = [name for name, _ in stub_keyword_only]
         if accepted is None:
             problems.append(f"{where}: takes **kwargs, but the check cannot learn which")
         elif accepted != stub_keywords:
             problems.append(f"{where}: module accepts keywords {accepted}, stub lists {stub_keywords}")
-    elif stub_keywords:
-        problems.append(f"{where}: stub lists keyword-only {stub_keywords}, the module takes none")
+    elif keyword_only != stub_keyword_only:
+        problems.append(f"{where}: module takes keyword-only {keyword_only}, stub says {stub_keyword_only}")
 
 
 def compare_members(where, actual, declared, core, problems):
