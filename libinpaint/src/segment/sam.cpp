@@ -8,10 +8,12 @@
 // Encoder: forward(image f32 [1,3,S,S]) -> Tensor (stored as "image_embeddings") or
 //   Dict[str, Tensor] (every entry stored under its name, e.g. SAM2's "high_res_feats_0").
 //   sam1: the long side resized to S (new = int(dim * S / long + 0.5), as SAM's
-//   ResizeLongestSide), bilinear with antialias, normalised on 0..255 with mean
-//   (123.675, 116.28, 103.53) and std (58.395, 57.12, 57.375), zero-padded at the bottom/right.
-//   sam2: resized to S x S ignoring the aspect (bilinear, antialias when shrinking), scaled to
-//   [0,1], mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), no padding.
+//   ResizeLongestSide), normalised on 0..255 with mean (123.675, 116.28, 103.53) and std
+//   (58.395, 57.12, 57.375), zero-padded at the bottom/right. sam2: resized to S x S ignoring
+//   the aspect, scaled to
+//   [0,1], mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), no padding. Both resize the
+//   8-bit pixels with OpenCV: area averaging when shrinking (an antialiasing filter, as SAM's
+//   PIL/torchvision resize has), bilinear when enlarging.
 // Decoder: forward(features Dict[str, Tensor], point_coords f32 [1,N,2] (model-input pixels),
 //   point_labels f32 [1,N] (1 positive, 0 negative, 2/3 box corners, -1 padding),
 //   mask_input f32 [1,1,256,256], has_mask_input f32 [1]) -> (logits f32 [1,M,256,256],
@@ -37,11 +39,15 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <future>
 #include <map>
 #include <mutex>
 #include <numeric>
 #include <sstream>
 
+#include <opencv2/imgproc.hpp>
+
+#include "core/cv_bridge.hpp"
 #include "core/timer.hpp"
 #include "inpaint/error.hpp"
 #include "models/torch_runtime.hpp"
@@ -145,6 +151,9 @@ class SamSegmenter final : public Segmenter {
       invalid("encode needs a non-empty RGB image, got " + std::to_string(image.width) + "x" +
               std::to_string(image.height) + "x" + std::to_string(image.channels));
     check_run(control, "before the sam encoder");
+    // The metadata's pixel hash is computed on another thread while the image is preprocessed
+    // and encoded (a 12 MP photo takes about 20 ms to hash).
+    auto pixel_hash = std::async(std::launch::async, [&image] { return pixel_sha256(image); });
     SamGeometry g = geometry(image.width, image.height);
     Encoding encoding;
     {
@@ -180,7 +189,7 @@ class SamSegmenter final : public Segmenter {
     auto primary = encoding.tensors.count("image_embeddings") ? encoding.tensors.find("image_embeddings")
                                                               : encoding.tensors.begin();
     m.dtype = dtype_name(primary->second.dtype());
-    m.image_sha256 = pixel_sha256(image);
+    m.image_sha256 = pixel_hash.get();
     m.original_width = image.width;
     m.original_height = image.height;
     m.created_at = std::int64_t(std::time(nullptr));
@@ -272,20 +281,22 @@ class SamSegmenter final : public Segmenter {
     return g;
   }
 
-  // [1,3,S,S] f32 on the device.
+  // [1,3,S,S] f32 on the device. The resize runs on the 8-bit host pixels with OpenCV (area
+  // averaging when shrinking, bilinear otherwise), so a 12 MP photo is 1024 px of bytes before
+  // anything becomes float or crosses to the device.
   torch::Tensor preprocess(const ImageView& image, const SamGeometry& g) const {
-    namespace F = torch::nn::functional;
-    auto rgb = torch::from_blob(const_cast<std::uint8_t*>(image.data), {image.height, image.width, 3},
-                                {int64_t(image.row_bytes()), 3, 1}, torch::kUInt8);
-    auto x = rgb.to(device_).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
+    cv::Mat resized = as_mat(image);
     if (g.input_width != image.width || g.input_height != image.height) {
-      bool shrink = g.input_width < image.width || g.input_height < image.height;
-      x = F::interpolate(x, F::InterpolateFuncOptions()
-                                .size(std::vector<int64_t>{g.input_height, g.input_width})
-                                .mode(torch::kBilinear)
-                                .align_corners(false)
-                                .antialias(shrink));
+      bool shrink = g.input_width <= image.width && g.input_height <= image.height;
+      cv::Mat source = resized;
+      cv::resize(source, resized, cv::Size(g.input_width, g.input_height), 0, 0,
+                 shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
     }
+    auto rgb = torch::from_blob(resized.data, {resized.rows, resized.cols, 3}, {int64_t(resized.step), 3, 1},
+                                torch::kUInt8);
+    // The float copy is made before `resized` goes out of scope.
+    auto x = rgb.to(device_).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
+    namespace F = torch::nn::functional;
     auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
     if (o_.preprocess == Preprocess::Sam1) {
       auto mean = torch::tensor({123.675f, 116.28f, 103.53f}, opts).view({1, 3, 1, 1});

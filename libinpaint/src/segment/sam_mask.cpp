@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -68,27 +69,63 @@ Image sam_logits_to_mask(const float* logits, const SamGeometry& g, float thresh
     }
   }
 
-  // Step 2: crop -> W x H. Columns first for every crop row (a small float image), then each
-  // output row is one blend of two of those rows, compared with the threshold into bytes.
+  // Step 2: crop -> W x H, computed only where the result can exceed the threshold: a bilinear
+  // blend never exceeds the larger of its two taps, so columns and rows whose taps are all at or
+  // below it are 0 without arithmetic (most of a photo, for a typical object).
   Axis ax2 = make_axis(cw, W, W), ay2 = make_axis(ch, H, H);
+  // Per crop row, the output columns [lo, hi) that read a crop value above the threshold.
+  std::vector<int> lo(std::size_t(ch), W), hi(std::size_t(ch), 0);
+  cv::parallel_for_(cv::Range(0, ch), [&](const cv::Range& r) {
+    for (int y = r.start; y < r.end; ++y) {
+      const float* row = crop.data() + std::size_t(y) * cw;
+      int c0 = 0, c1 = cw - 1;
+      while (c0 < cw && !(row[c0] > threshold)) ++c0;
+      if (c0 == cw) continue;
+      while (!(row[c1] > threshold)) --c1;
+      // Taps are non-decreasing in x: the first output reading c0 as its second tap, the last
+      // reading c1 as its first.
+      lo[std::size_t(y)] = int(std::lower_bound(ax2.i1.begin(), ax2.i1.end(), c0) - ax2.i1.begin());
+      hi[std::size_t(y)] = int(std::upper_bound(ax2.i0.begin(), ax2.i0.end(), c1) - ax2.i0.begin());
+    }
+  });
+  // An output row blends crop rows y and y + 1, so each crop row is resized over its own span and
+  // its neighbours' (the values there are needed for the blend even when at or below threshold).
   std::vector<float> wide(std::size_t(W) * std::size_t(ch));
   cv::parallel_for_(cv::Range(0, ch), [&](const cv::Range& r) {
-    for (int y = r.start; y < r.end; ++y)
-      resize_row(crop.data() + std::size_t(y) * cw, ax2, wide.data() + std::size_t(y) * W, W);
+    for (int y = r.start; y < r.end; ++y) {
+      int from = lo[std::size_t(y)], to = hi[std::size_t(y)];
+      for (int n : {y - 1, y + 1})
+        if (n >= 0 && n < ch) from = std::min(from, lo[std::size_t(n)]), to = std::max(to, hi[std::size_t(n)]);
+      const float* src = crop.data() + std::size_t(y) * cw;
+      float* out = wide.data() + std::size_t(y) * W;
+      for (int x = from; x < to; ++x) {
+        float w1 = ax2.w1[std::size_t(x)];
+        out[x] = (1.0f - w1) * src[ax2.i0[std::size_t(x)]] + w1 * src[ax2.i1[std::size_t(x)]];
+      }
+    }
   });
   Image mask = Image::uninitialized(W, H, 1);
   std::vector<int> first(std::size_t(H), W), last(std::size_t(H), -1);
   cv::parallel_for_(cv::Range(0, H), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
-      const float* a = wide.data() + std::size_t(ay2.i0[std::size_t(y)]) * W;
-      const float* b = wide.data() + std::size_t(ay2.i1[std::size_t(y)]) * W;
-      float w1 = ay2.w1[std::size_t(y)], w0 = 1.0f - w1;
+      const int ya = ay2.i0[std::size_t(y)], yb = ay2.i1[std::size_t(y)];
+      const int from = std::min(lo[std::size_t(ya)], lo[std::size_t(yb)]);
+      const int to = std::max(hi[std::size_t(ya)], hi[std::size_t(yb)]);
       std::uint8_t* out = mask.data() + std::size_t(y) * W;
-      for (int x = 0; x < W; ++x) out[x] = (w0 * a[x] + w1 * b[x]) > threshold ? 255 : 0;
-      const std::uint8_t* f = std::find(out, out + W, std::uint8_t(255));
-      if (f != out + W) {
+      if (from >= to) {
+        std::memset(out, 0, std::size_t(W));
+        continue;
+      }
+      const float* a = wide.data() + std::size_t(ya) * W;
+      const float* b = wide.data() + std::size_t(yb) * W;
+      float w1 = ay2.w1[std::size_t(y)], w0 = 1.0f - w1;
+      std::memset(out, 0, std::size_t(from));
+      for (int x = from; x < to; ++x) out[x] = (w0 * a[x] + w1 * b[x]) > threshold ? 255 : 0;
+      std::memset(out + to, 0, std::size_t(W - to));
+      const std::uint8_t* f = std::find(out + from, out + to, std::uint8_t(255));
+      if (f != out + to) {
         first[std::size_t(y)] = int(f - out);
-        const std::uint8_t* l = out + W - 1;
+        const std::uint8_t* l = out + to - 1;
         while (*l == 0) --l;
         last[std::size_t(y)] = int(l - out);
       }
