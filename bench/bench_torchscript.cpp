@@ -1,6 +1,6 @@
 // The torchscript model's cost around a tiny module: per-call time at given sizes, the first
 // call at a new size against a repeat, and resident memory over many calls with varying sizes.
-// Usage: bench_torchscript MODEL.pt [REPS]   (prints one JSON object)
+// Usage: bench_torchscript MODEL.pt [REPS] [CALLS]   (prints one JSON object)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -53,10 +53,11 @@ double call_ms(const inpaint::InpaintModel& model, const Input& in) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: bench_torchscript MODEL.pt [REPS]\n";
+    std::cerr << "usage: bench_torchscript MODEL.pt [REPS] [CALLS]\n";
     return 2;
   }
   int reps = argc > 2 ? std::stoi(argv[2]) : 20;
+  int calls = argc > 3 ? std::stoi(argv[3]) : 3000;
   auto model = inpaint::default_registry().create(std::string("torchscript:device=cpu,path=") + argv[1]);
   std::string json = "{\"load_ms\": " + std::to_string(model->load_info().load_ms);
   for (int side : {512, 2048}) {
@@ -70,13 +71,15 @@ int main(int argc, char** argv) {
   Input fresh = make_input(1001, 703);
   double first = call_ms(*model, fresh), second = call_ms(*model, fresh);
   json += ", \"new_size_first_ms\": " + std::to_string(first) + ", \"new_size_second_ms\": " + std::to_string(second);
-  // Resident memory over 1000 calls at sizes that keep changing.
-  for (int i = 1; i <= 1000; ++i) {
+  // Resident memory over many calls at sizes that keep changing, sampled every tenth of the run:
+  // growth that is a cache filling up flattens, a leak keeps its slope to the end.
+  json += ", \"rss_calls\": " + std::to_string(calls) + ", \"rss_mb\": [" + std::to_string(rss_mb());
+  for (int i = 1; i <= calls; ++i) {
     Input in = make_input(200 + (i * 37) % 400, 150 + (i * 53) % 300);
     call_ms(*model, in);
-    if (i == 100 || i == 250 || i == 500 || i == 750 || i == 1000)
-      json += ", \"rss_after_" + std::to_string(i) + "_mb\": " + std::to_string(rss_mb());
+    if (i % std::max(1, calls / 10) == 0) json += ", " + std::to_string(rss_mb());
   }
+  json += "]";
   json += "}";
   std::cout << json << std::endl;
   return 0;

@@ -166,6 +166,34 @@ TEST(TorchScript, LamaNormalisationChannelOrderAndPadding) {
     }
 }
 
+TEST(TorchScript, StridedInputsAndEitherOutputLayoutComposite) {
+  // Views with padded rows (a crop of a larger buffer), a mask at the threshold's edge (127 keeps,
+  // 128 is hole), and modules whose outputs come back channels-last (as the input) or packed
+  // NCHW: the hole-only paste must read every layout right and leave the kept bytes alone.
+  std::string flip = lama_module("flip_cl", "torch.flip(image, [1])");
+  std::string packed = lama_module("flip_nchw", "torch.flip(image, [1]).contiguous()");
+  const int w = 21, h = 13, pad = 5;
+  Image big = test::pattern_rgb(w + pad, h);
+  Image big_mask(w + pad, h, 1);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w + pad; ++x) big_mask.data()[std::size_t(y) * (w + pad) + x] = (x + y) % 3 ? 128 : 127;
+  InpaintRequest r;
+  r.image = {big.data(), w, h, 3, std::size_t(w + pad) * 3};
+  r.mask = {big_mask.data(), w, h, 1, std::size_t(w + pad)};
+  for (const auto& path : {flip, packed})
+    for (const auto& device : devices()) {
+      SCOPED_TRACE(path + " " + device);
+      Image out = default_registry().create("torchscript:path=" + path + ",device=" + device)->inpaint(r);
+      ASSERT_EQ(out.width(), w);
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          for (int c = 0; c < 3; ++c) {
+            bool hole = (x + y) % 3 != 0;
+            ASSERT_EQ(test::at(out, x, y, c), test::at(big, x, y, hole ? 2 - c : c)) << x << "," << y << "," << c;
+          }
+    }
+}
+
 TEST(TorchScript, LamaMaskIsOneInTheHoleOnly) {
   // Output = 1 - mask: hole pixels must come out 0 (the mask was 1 there).
   std::string path = lama_module("inv", "(1.0 - mask).repeat(1, 3, 1, 1)");
