@@ -286,6 +286,25 @@ TEST(TorchScript, LoadAndWarmupTimes) {
   EXPECT_GT(warm->load_info().warmup_ms, 0);
   // Models without a load report zeros.
   EXPECT_EQ(default_registry().create("telea")->load_info().load_ms, 0);
+  // Factories return models that have loaded and warmed up.
+  EXPECT_TRUE(cold->ready());
+  EXPECT_TRUE(warm->ready());
+  EXPECT_TRUE(default_registry().create("telea")->ready());
+}
+
+TEST(TorchScript, ReadyIsAnOverridableLifecycleQuery) {
+  // A user model that loads in the background says so through ready(); the default is true.
+  struct Loading final : InpaintModel {
+    std::atomic<bool> done{false};
+    std::string spec() const override { return "loading"; }
+    Image inpaint(const InpaintRequest& r) const override { return Image(r.image.width, r.image.height, 3); }
+    bool ready() const override { return done.load(); }
+  };
+  Loading model;
+  const InpaintModel& base = model;
+  EXPECT_FALSE(base.ready());
+  model.done = true;
+  EXPECT_TRUE(base.ready());
 }
 
 TEST(TorchScript, ConcurrencyLimitAndBoundedWait) {

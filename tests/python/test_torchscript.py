@@ -56,6 +56,7 @@ def test_lama_module_from_python(modules):
     info = model.load_info
     assert info["device"] == "cpu" and info["load_ms"] > 0 and info["warmup_ms"] > 0
     assert inpaint.Model("telea").load_info == {"device": "cpu", "load_ms": 0.0, "warmup_ms": 0.0}
+    assert model.ready is True and inpaint.Model("telea").ready is True
     image, mask = _photo(37, 53), _hole(37, 53, (10, 5, 30, 20))
     out = inpaint.fill(model, image, mask, clean=False, feather_px=0).image
     hole = mask > 127

@@ -74,6 +74,10 @@ class INPAINT_CXX_API InpaintModel {
   // the pipeline keeps the original there.
   virtual Image inpaint(const InpaintRequest& request) const = 0;
   virtual ModelLoadInfo load_info() const;
+  // True once loading (and the warm-up run, when one was asked for) has completed. The built-in
+  // factories return a model only then, so theirs is always true; a user model that loads in the
+  // background overrides it, so that a service's health check can ask any model the same way.
+  virtual bool ready() const;
 };
 
 // Throws Error(InvalidArgument) unless the request holds a non-empty RGB image and a
