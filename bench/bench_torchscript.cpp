@@ -7,6 +7,8 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <thread>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <vector>
 
@@ -23,6 +25,13 @@ double rss_mb() {
   long pages = 0, resident = 0;
   statm >> pages >> resident;
   return double(resident) * double(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// Minor page faults so far: each is a fresh page the kernel had to hand over (bench/RESULTS.md).
+long minor_faults() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
 }
 
 struct Input {
@@ -64,8 +73,11 @@ int main(int argc, char** argv) {
     Input in = make_input(side, side);
     call_ms(*model, in);
     std::vector<double> t;
+    long faults = minor_faults();
     for (int i = 0; i < reps; ++i) t.push_back(call_ms(*model, in));
+    faults = minor_faults() - faults;
     json += ", \"call_" + std::to_string(side) + "_ms\": " + std::to_string(median(t));
+    json += ", \"faults_" + std::to_string(side) + "\": " + std::to_string(double(faults) / reps);
   }
   // A size this process has not seen, twice: the first call must not cost much more.
   Input fresh = make_input(1001, 703);
@@ -80,7 +92,24 @@ int main(int argc, char** argv) {
     if (i % std::max(1, calls / 10) == 0) json += ", " + std::to_string(rss_mb());
   }
   json += "]";
-  json += "}";
+  // The same with four threads sharing the model, as a service's request threads do: glibc gives
+  // threads their own malloc arenas, so memory may grow with the thread count (not with calls).
+  constexpr int kThreads = 4;
+  json += ", \"rss_threads\": " + std::to_string(kThreads) + ", \"rss_threads_mb\": [" + std::to_string(rss_mb());
+  for (int round = 0; round < 10; ++round) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = t; i < calls / 10; i += kThreads) {
+          int k = round * (calls / 10) + i + 1;
+          Input in = make_input(200 + (k * 37) % 400, 150 + (k * 53) % 300);
+          call_ms(*model, in);
+        }
+      });
+    for (auto& thread : threads) thread.join();
+    json += ", " + std::to_string(rss_mb());
+  }
+  json += "]}";
   std::cout << json << std::endl;
   return 0;
 }

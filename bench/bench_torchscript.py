@@ -11,6 +11,7 @@ Usage: /usr/bin/python3 bench/bench_torchscript.py [--reps N] [--calls N] [--ben
 import argparse
 import json
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -81,11 +82,13 @@ def main():
         lib = json.loads(subprocess.run([args.bench, path, str(args.reps), str(args.calls)], check=True, capture_output=True,
                                         text=True, env=env).stdout)
         module = torch.jit.load(path).eval()
-        py = {}
+        py, py_faults = {}, {}
         for side in (512, 2048):
             image, mask = make_input(side, side)
             worker_fill(module, image, mask)
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             py[side] = float(np.median([timed(worker_fill, module, image, mask) for _ in range(args.reps)]))
+            py_faults[side] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / args.reps
         image, mask = make_input(1001, 703)
         py_first = timed(worker_fill, module, image, mask)
         py_second = timed(worker_fill, module, image, mask)
@@ -96,6 +99,8 @@ def main():
     for side in (512, 2048):
         ours = lib[f"call_{side}_ms"]
         print(f"| call at {side}² | {ours:.1f} ms | {py[side]:.1f} ms | {ours / py[side]:.2f} |")
+    for side in (512, 2048):
+        print(f"| minor page faults per call at {side}² | {lib[f'faults_{side}']:.0f} | {py_faults[side]:.0f} | |")
     first, second = lib["new_size_first_ms"], lib["new_size_second_ms"]
     print(f"| 1001×703, first call at the new size | {first:.1f} ms | {py_first:.1f} ms | |")
     print(f"| 1001×703, second call | {second:.1f} ms | {py_second:.1f} ms | |")
@@ -107,6 +112,11 @@ def main():
     step, last = max(1, calls // 10), len(rss) - 1
     slope_kb = (rss[last] - rss[last // 2]) * 1024 / ((last - last // 2) * step)
     print(f"| resident memory slope over the last half | {slope_kb:.2f} KB per call | | |")
+    rss = lib["rss_threads_mb"]
+    points = " → ".join(f"{v:.1f}" for v in rss)
+    print(f"| the same {calls} calls from {lib['rss_threads']} threads sharing the model | {points} MB | | |")
+    slope_kb = (rss[last] - rss[last // 2]) * 1024 / ((last - last // 2) * step)
+    print(f"| slope over the last half, {lib['rss_threads']} threads | {slope_kb:.2f} KB per call | | |")
     print(f"\nload: {lib['load_ms']:.1f} ms")
 
 
