@@ -194,6 +194,24 @@ TEST(TorchScript, StridedInputsAndEitherOutputLayoutComposite) {
     }
 }
 
+TEST(TorchScript, OutputRoundingMatchesTheTensorOps) {
+  // Values below 0, above 1 and everywhere between (halves included) must become the bytes
+  // that clamp(0, 1) * 255, round() and a uint8 cast give, the paste's per-pixel conversion
+  // included.
+  std::string path = lama_module("affine", "image * 1.7 - 0.35");
+  const int w = 64, h = 12;
+  Image in(w, h, 3);
+  for (int i = 0; i < w * h * 3; ++i) in.data()[i] = std::uint8_t(i % 256);
+  Image mask = rect_mask(w, h, 0, 0, w, h);
+  auto expected = torch::from_blob(in.data(), {h, w, 3}, torch::kUInt8)
+                      .to(torch::kFloat32).div(255.0).mul(1.7).sub(0.35).clamp(0, 1).mul(255).round().to(torch::kUInt8);
+  for (const auto& device : devices()) {
+    SCOPED_TRACE(device);
+    Image out = run(*default_registry().create("torchscript:path=" + path + ",device=" + device), in, mask);
+    expect_fill(in, mask, out, [&](int x, int y, int c) { return int(expected[y][x][c].item<std::uint8_t>()); });
+  }
+}
+
 TEST(TorchScript, LamaMaskIsOneInTheHoleOnly) {
   // Output = 1 - mask: hole pixels must come out 0 (the mask was 1 there).
   std::string path = lama_module("inv", "(1.0 - mask).repeat(1, 3, 1, 1)");

@@ -178,8 +178,16 @@ class TorchScriptFill final : public InpaintModel {
     {
       auto image = host_rgb(request.image).to(device_);
       auto hole = host_mask(request.mask).to(device_);
-      auto filled = o_.contract == Contract::Lama ? run_lama(image, hole) : run_migan(image, hole, request.control);
-      out = composite_hole(request, filled.to(torch::kCPU));
+      if (o_.contract == Contract::Migan) {
+        out = composite_hole(request, run_migan(image, hole, request.control).to(torch::kCPU));
+      } else if (auto y = run_lama(image, hole); device_.is_cpu()) {
+        // On the CPU the [0,1] floats are turned into bytes in the paste itself, and only for
+        // hole pixels: no clamp and byte tensors, whose fresh pages cost more than the arithmetic.
+        out = composite_hole(request, y.squeeze(0).permute({1, 2, 0}));
+      } else {
+        // A device converts to bytes there, so a quarter of the data crosses to the host.
+        out = composite_hole(request, to_bytes(y).to(torch::kCPU));
+      }
     }
     release_cache();
     return out;
@@ -243,20 +251,35 @@ class TorchScriptFill final : public InpaintModel {
   // Only hole pixels come from the model; the rest is the input, byte for byte. One pass over
   // the caller's bytes: a boolean-mask index_put_ costs a nonzero() scan, an index tensor and a
   // gather, which was most of the library's overhead at 512² (bench/RESULTS.md).
+  // filled: [H,W,3] host bytes, or floats in [0,1] that are rounded as to_bytes() does; any strides.
   static Image composite_hole(const InpaintRequest& request, const torch::Tensor& filled) {
+    return filled.scalar_type() == torch::kFloat32 ? paste_hole<float>(request, filled)
+                                                   : paste_hole<std::uint8_t>(request, filled);
+  }
+
+  // The model's [0,1] output as bytes: [1,3,H,W] -> [H,W,3] uint8.
+  static torch::Tensor to_bytes(const torch::Tensor& y) {
+    return y.clamp(0, 1).mul_(255).round_().to(torch::kUInt8).squeeze(0).permute({1, 2, 0});
+  }
+  // to_bytes() for one value: clamp, scale in float, round half to even (nearbyint, as round()).
+  static std::uint8_t to_byte(float v) { return std::uint8_t(std::nearbyint(std::min(std::max(v, 0.f), 1.f) * 255.f)); }
+  static std::uint8_t to_byte(std::uint8_t v) { return v; }
+
+  template <class T>
+  static Image paste_hole(const InpaintRequest& request, const torch::Tensor& filled) {
     const ImageView &image = request.image, &mask = request.mask;
     Image out = Image::uninitialized(image.width, image.height, 3);
-    const auto* fill = filled.data_ptr<std::uint8_t>();  // [H,W,3], any strides
+    const T* fill = filled.data_ptr<T>();
     int64_t fy = filled.stride(0), fx = filled.stride(1), fc = filled.stride(2);
     for (int y = 0; y < image.height; ++y) {
       const std::uint8_t* src = image.data + std::size_t(y) * image.row_bytes();
       const std::uint8_t* hole = mask.data + std::size_t(y) * mask.row_bytes();
       std::uint8_t* dst = out.data() + std::size_t(y) * std::size_t(image.width) * 3;
-      const std::uint8_t* fill_row = fill + y * fy;
+      const T* fill_row = fill + y * fy;
       for (int x = 0; x < image.width; ++x, src += 3, dst += 3) {
         if (hole[x] > 127) {
-          const std::uint8_t* f = fill_row + x * fx;
-          dst[0] = f[0], dst[1] = f[fc], dst[2] = f[2 * fc];
+          const T* f = fill_row + x * fx;
+          dst[0] = to_byte(f[0]), dst[1] = to_byte(f[fc]), dst[2] = to_byte(f[2 * fc]);
         } else {
           dst[0] = src[0], dst[1] = src[1], dst[2] = src[2];
         }
@@ -298,7 +321,7 @@ class TorchScriptFill final : public InpaintModel {
     return t;
   }
 
-  // image [H,W,3] uint8, hole [H,W] bool -> [H,W,3] uint8.
+  // image [H,W,3] uint8, hole [H,W] bool -> the model's output, f32 [1,3,H,W] in [0,1] (unclamped).
   torch::Tensor run_lama(const torch::Tensor& image, const torch::Tensor& hole) const {
     int64_t h = image.size(0), w = image.size(1);
     int64_t long_side = std::max(h, w);
@@ -313,8 +336,7 @@ class TorchScriptFill final : public InpaintModel {
       // At native size the padding is done on the bytes: a quarter of the float traffic.
       int64_t ph = round_up(h, 8), pw = round_up(w, 8);
       auto [x, m] = to_model(mirror_pad(image, ph, pw, 0, 1), mirror_pad(hole, ph, pw, 0, 1));
-      auto y = forward({x, m}, {1, 3, ph, pw}).index({Slice(), Slice(), Slice(0, h), Slice(0, w)});
-      return y.clamp(0, 1).mul_(255).round_().to(torch::kUInt8).squeeze(0).permute({1, 2, 0});
+      return forward({x, m}, {1, 3, ph, pw}).index({Slice(), Slice(), Slice(0, h), Slice(0, w)});
     }
     auto [x, m] = to_model(image, hole);
     int64_t wh = h, ww = w;
@@ -336,7 +358,7 @@ class TorchScriptFill final : public InpaintModel {
       y = F::interpolate(y, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear)
                                 .align_corners(false));
     }
-    return y.clamp(0, 1).mul_(255).round_().to(torch::kUInt8).squeeze(0).permute({1, 2, 0});
+    return y;
   }
 
   // One 512x512 run per hole region: crop with a margin, long side to 512, mirror-pad to a square.
