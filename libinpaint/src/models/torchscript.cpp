@@ -250,7 +250,8 @@ class TorchScriptFill final : public InpaintModel {
 
   // Only hole pixels come from the model; the rest is the input, byte for byte. One pass over
   // the caller's bytes: a boolean-mask index_put_ costs a nonzero() scan, an index tensor and a
-  // gather, which was most of the library's overhead at 512² (bench/RESULTS.md).
+  // gather, and the fresh pages of those temporaries were most of the library's overhead at
+  // 512² (bench/RESULTS.md).
   // filled: [H,W,3] host bytes, or floats in [0,1] that are rounded as to_bytes() does; any strides.
   static Image composite_hole(const InpaintRequest& request, const torch::Tensor& filled) {
     return filled.scalar_type() == torch::kFloat32 ? paste_hole<float>(request, filled)
