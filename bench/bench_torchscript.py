@@ -6,11 +6,12 @@ Builds a tiny LaMa-contract module with python3-torch, times the library around 
 worker does (numpy in, symmetric pad, forward, crop, round to uint8, paste the hole), in the same
 run, and prints a Markdown table.
 
-Usage: /usr/bin/python3 bench/bench_torchscript.py [--reps N] [--bench build/bin/bench_torchscript]
+Usage: /usr/bin/python3 bench/bench_torchscript.py [--reps N] [--calls N] [--bench build/bin/bench_torchscript]
 """
 import argparse
 import json
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -63,6 +64,7 @@ def timed(f, *args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--calls", type=int, default=3000, help="calls of varying sizes for the memory trace")
     parser.add_argument("--bench", default=str(ROOT / "build" / "bin" / "bench_torchscript"))
     args = parser.parse_args()
     # One intra-op thread on both sides: the machine's cores are shared, and equal settings keep
@@ -77,14 +79,16 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "tiny.pt")
         torch.jit.script(Tiny()).save(path)
-        lib = json.loads(subprocess.run([args.bench, path, str(args.reps)], check=True, capture_output=True,
+        lib = json.loads(subprocess.run([args.bench, path, str(args.reps), str(args.calls)], check=True, capture_output=True,
                                         text=True, env=env).stdout)
         module = torch.jit.load(path).eval()
-        py = {}
+        py, py_faults = {}, {}
         for side in (512, 2048):
             image, mask = make_input(side, side)
             worker_fill(module, image, mask)
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             py[side] = float(np.median([timed(worker_fill, module, image, mask) for _ in range(args.reps)]))
+            py_faults[side] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / args.reps
         image, mask = make_input(1001, 703)
         py_first = timed(worker_fill, module, image, mask)
         py_second = timed(worker_fill, module, image, mask)
@@ -95,12 +99,24 @@ def main():
     for side in (512, 2048):
         ours = lib[f"call_{side}_ms"]
         print(f"| call at {side}² | {ours:.1f} ms | {py[side]:.1f} ms | {ours / py[side]:.2f} |")
+    for side in (512, 2048):
+        print(f"| minor page faults per call at {side}² | {lib[f'faults_{side}']:.0f} | {py_faults[side]:.0f} | |")
     first, second = lib["new_size_first_ms"], lib["new_size_second_ms"]
     print(f"| 1001×703, first call at the new size | {first:.1f} ms | {py_first:.1f} ms | |")
     print(f"| 1001×703, second call | {second:.1f} ms | {py_second:.1f} ms | |")
     print(f"| first / second at the new size | {first / second:.2f} | {py_first / py_second:.2f} | |")
-    rss = " → ".join(f"{lib[f'rss_after_{n}_mb']:.1f}" for n in (100, 250, 500, 750, 1000))
-    print(f"| resident memory after 100, 250, 500, 750, 1000 calls of varying sizes | {rss} MB | | |")
+    rss, calls = lib["rss_mb"], lib["rss_calls"]
+    points = " → ".join(f"{v:.1f}" for v in rss)
+    print(f"| resident memory at 0, 10%, ..., 100% of {calls} calls of varying sizes | {points} MB | | |")
+    # Point k was taken after k * (calls // 10) calls; the slope runs from the middle point to the last.
+    step, last = max(1, calls // 10), len(rss) - 1
+    slope_kb = (rss[last] - rss[last // 2]) * 1024 / ((last - last // 2) * step)
+    print(f"| resident memory slope over the last half | {slope_kb:.2f} KB per call | | |")
+    rss = lib["rss_threads_mb"]
+    points = " → ".join(f"{v:.1f}" for v in rss)
+    print(f"| the same {calls} calls from {lib['rss_threads']} threads sharing the model | {points} MB | | |")
+    slope_kb = (rss[last] - rss[last // 2]) * 1024 / ((last - last // 2) * step)
+    print(f"| slope over the last half, {lib['rss_threads']} threads | {slope_kb:.2f} KB per call | | |")
     print(f"\nload: {lib['load_ms']:.1f} ms")
 
 

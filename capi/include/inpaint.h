@@ -257,6 +257,27 @@ INPAINT_API void inpaint_model_free(inpaint_model *model);
  * freed; NULL for a NULL model. */
 INPAINT_API const char *inpaint_model_spec(const inpaint_model *model);
 
+/* Where a model runs and what loading it cost. Zeros (device "cpu") for models that load nothing. */
+typedef struct inpaint_model_load_info {
+  size_t struct_size;
+  const char *device; /* "cpu", "cuda:0", ... (device=auto resolved); owned by the model, valid
+                         until it is freed */
+  double load_ms;     /* reading the file and moving the weights to the device */
+  double warmup_ms;   /* the warm-up run (spec key warmup=1); 0 when none ran */
+  int ready;          /* 1 once loading and warm-up have completed; inpaint_model_create returns
+                         built-in models only then */
+} inpaint_model_load_info;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_model_load_info_init(inpaint_model_load_info *info);
+
+/* Copies the load info into *out_info, whose struct_size the caller has set. */
+INPAINT_API inpaint_status inpaint_model_get_load_info(const inpaint_model *model,
+                                                       inpaint_model_load_info *out_info);
+
+/* 1 when the model has finished loading (and warming up) and can run; 0 for NULL. */
+INPAINT_API int inpaint_model_ready(const inpaint_model *model);
+
 /* The number of registered models (the built-in ones included). */
 INPAINT_API inpaint_status inpaint_model_list_size(size_t *out_count);
 

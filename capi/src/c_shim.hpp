@@ -16,6 +16,7 @@
 struct inpaint_model {
   std::unique_ptr<const inpaint::InpaintModel> model;
   std::string spec;  // kept so that inpaint_model_spec can hand out a stable pointer
+  inpaint::ModelLoadInfo load_info;  // fixed once loaded; its device string is handed out
 };
 
 struct inpaint_run_control {

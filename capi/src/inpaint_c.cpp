@@ -396,9 +396,41 @@ inpaint_status inpaint_model_create(const char* spec, inpaint_model** out_model)
     auto handle = std::make_unique<inpaint_model>();
     handle->model = inpaint::default_registry().create(text);
     handle->spec = handle->model->spec();
+    handle->load_info = handle->model->load_info();
     *out_model = handle.release();
   });
 }
+
+void inpaint_model_load_info_init(inpaint_model_load_info* info) {
+  if (!info) return;
+  *info = inpaint_model_load_info{};
+  info->struct_size = sizeof *info;
+}
+
+inpaint_status inpaint_model_get_load_info(const inpaint_model* model, inpaint_model_load_info* out_info) {
+  return guarded([&] {
+    require(model, "inpaint_model_get_load_info", "model");
+    require(out_info, "inpaint_model_get_load_info", "out_info");
+    if (out_info->struct_size == 0 || out_info->struct_size > sizeof(inpaint_model_load_info))
+      invalid("inpaint_model_get_load_info: out_info->struct_size is " + std::to_string(out_info->struct_size) +
+              ", expected 1.." + std::to_string(sizeof(inpaint_model_load_info)) +
+              " (fill it with inpaint_model_load_info_init)");
+    // Only the fields the caller's (possibly older, shorter) struct holds are written.
+    inpaint_model_load_info all;
+    all.struct_size = out_info->struct_size;
+    all.device = model->load_info.device.c_str();
+    all.load_ms = model->load_info.load_ms;
+    all.warmup_ms = model->load_info.warmup_ms;
+    all.ready = model->model->ready() ? 1 : 0;
+    const inpaint_model_load_info* from = &all;
+    INPAINT_TAKE(*out_info, from, device);
+    INPAINT_TAKE(*out_info, from, load_ms);
+    INPAINT_TAKE(*out_info, from, warmup_ms);
+    INPAINT_TAKE(*out_info, from, ready);
+  });
+}
+
+int inpaint_model_ready(const inpaint_model* model) { return model && model->model->ready() ? 1 : 0; }
 
 void inpaint_model_free(inpaint_model* model) { delete model; }
 

@@ -1,6 +1,6 @@
 # Type stubs of the compiled module; tests/python/check_stubs.py checks them against it.
 from os import PathLike
-from typing import Any, ClassVar, Literal, Optional, Union, final
+from typing import Any, Callable, ClassVar, Literal, Optional, Union, final
 
 import numpy as np
 import numpy.typing as npt
@@ -112,6 +112,8 @@ class Model:
     def spec(self) -> str: ...
     @property
     def load_info(self) -> dict[str, Any]: ...
+    @property
+    def ready(self) -> bool: ...
     def inpaint(self, image: _Array, mask: _Array, prompt: str = "") -> _Array: ...
 
 @final
@@ -165,6 +167,7 @@ def fill(
     feather_px: int = 8,
     prompt: str = "",
     cancel: Optional[CancelToken] = None,
+    progress: Optional[Callable[[float], Optional[bool]]] = None,
 ) -> Result: ...
 def run(
     model: Model,
@@ -188,6 +191,7 @@ def run(
     feather_px: int = 8,
     prompt: str = "",
     cancel: Optional[CancelToken] = None,
+    progress: Optional[Callable[[float], Optional[bool]]] = None,
     max_pixels: int = 100000000,
     apply_exif_orientation: bool = True,
     format: _Format = "jpeg",

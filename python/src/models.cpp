@@ -47,6 +47,9 @@ void bind_models(py::module_& m) {
           },
           "Where the model runs and what loading cost: {'device': 'cpu', 'load_ms': ..., 'warmup_ms': ...}\n"
           "(zeros for models that load nothing; warmup_ms is 0 when no warm-up ran).")
+      .def_property_readonly("ready", &InpaintModel::ready,
+                             "True once loading (and the warm-up run, when asked) has completed; Model()\n"
+                             "returns built-in models only then.")
       .def(
           "inpaint",
           [](const InpaintModel& model, const py::array& image, const py::array& mask, const std::string& prompt) {

@@ -79,8 +79,66 @@ class KeywordReader {
   std::vector<std::string> known_;
 };
 
+// The run control of one fill() or run() call: the CancelToken's, or, when a progress callback
+// is given, a control of the call's own that follows the token (a token may serve several runs
+// at once, so the callback cannot live on it). An exception raised by the callback stops the
+// run like a False return, and is raised again from the call once the native side has unwound.
+class CallControl {
+ public:
+  void attach(PipelineOptions& o, const py::object& token, const py::object& callback, const char* function) {
+    // The kwargs dict holds the token for the length of the call, so the pointer stays valid.
+    if (!token.is_none()) {
+      if (!py::isinstance<RunControl>(token))
+        throw py::type_error(std::string(function) + "(): cancel must be a CancelToken or None, got " +
+                             std::string(py::repr(token)));
+      o.control = token.cast<RunControl*>();
+    }
+    if (callback.is_none()) return;
+    if (!PyCallable_Check(callback.ptr()))
+      throw py::type_error(std::string(function) + "(): progress must be a callable or None, got " +
+                           std::string(py::repr(callback)));
+    callback_ = callback;
+    own_.follow(o.control);
+    own_.progress = [this](double fraction) { return report(fraction); };
+    o.control = &own_;
+  }
+
+  // Runs f (which releases the GIL); the GIL is held again when it returns or throws.
+  template <class F>
+  auto run(F&& f) {
+    try {
+      return f();
+    } catch (const Error&) {
+      if (error_) throw *error_;  // the callback's own exception, not the Cancelled it caused
+      throw;
+    }
+  }
+
+ private:
+  // Called on the thread that runs the model, without the GIL.
+  bool report(double fraction) {
+    py::gil_scoped_acquire gil;
+    try {
+      py::object answer = callback_(fraction);
+      // None (a callback that returns nothing) goes on; otherwise the answer's truth decides.
+      if (answer.is_none()) return true;
+      int truth = PyObject_IsTrue(answer.ptr());
+      if (truth < 0) throw py::error_already_set();
+      return truth != 0;
+    } catch (py::error_already_set& e) {
+      error_.emplace(std::move(e));
+      return false;
+    }
+  }
+
+  RunControl own_;
+  py::object callback_;
+  std::optional<py::error_already_set> error_;
+};
+
 // fill() works on pixels, so only run() takes the decoding and encoding options.
-PipelineOptions pipeline_options(const py::kwargs& kwargs, const char* function, bool decodes_and_encodes) {
+PipelineOptions pipeline_options(const py::kwargs& kwargs, const char* function, bool decodes_and_encodes,
+                                 CallControl& control) {
   KeywordReader reader(kwargs, function);
   PipelineOptions o;
   std::string name;
@@ -100,14 +158,9 @@ PipelineOptions pipeline_options(const py::kwargs& kwargs, const char* function,
   reader.read("resize_long_side", o.resize_long_side);
   reader.read("feather_px", o.feather_px);
   reader.read("prompt", o.prompt);
-  // The kwargs dict holds the token for the length of the call, so the pointer stays valid.
   py::object token = reader.read_object("cancel");
-  if (!token.is_none()) {
-    if (!py::isinstance<RunControl>(token))
-      throw py::type_error(std::string(function) + "(): cancel must be a CancelToken or None, got " +
-                           std::string(py::repr(token)));
-    o.control = token.cast<RunControl*>();
-  }
+  py::object progress = reader.read_object("progress");
+  control.attach(o, token, progress, function);
   if (decodes_and_encodes) {
     reader.read("max_pixels", o.decode.max_pixels);
     reader.read("apply_exif_orientation", o.decode.apply_exif_orientation);
@@ -164,7 +217,12 @@ const char* kOptionsDoc =
     "  feather_px=8: blend width outside the hole (0 = hard edge)\n"
     "  prompt='': handed to prompt-conditioned models\n"
     "  cancel=None: a CancelToken; its cancel() (from another thread) or its timeout stops the run\n"
-    "    with CancelledError or WaitTimeoutError between stages and model iterations\n";
+    "    with CancelledError or WaitTimeoutError between stages and model iterations\n"
+    "  progress=None: a callable given the fraction done (0..1] after each iteration of iterative\n"
+    "    models (patchmatch; with the crop strategy each region counts 0..1 anew), on the thread\n"
+    "    running the model with the GIL held. False (or another false value) stops the run with\n"
+    "    CancelledError; None or a true value goes on; an exception it raises stops the run and\n"
+    "    is raised from this call\n";
 
 const char* kBytesOptionsDoc =
     "  max_pixels=100000000, apply_exif_orientation=True: decoding (TooLargeError above the limit)\n"
@@ -206,10 +264,12 @@ void bind_pipeline(py::module_& m) {
   m.def(
       "fill",
       [](const InpaintModel& model, const py::array& image, const py::array& mask, const py::kwargs& kwargs) {
-        PipelineOptions options = pipeline_options(kwargs, "fill", false);
+        CallControl control;
+        PipelineOptions options = pipeline_options(kwargs, "fill", false, control);
         ImageView rgb = image_view(image, "image", Pixels::Rgb);
         ImageView hole = image_view(mask, "mask", Pixels::Mask);
-        PipelineResult result = without_gil([&] { return fill_image(model, rgb, hole, options); });
+        PipelineResult result =
+            control.run([&] { return without_gil([&] { return fill_image(model, rgb, hole, options); }); });
         return to_python(std::move(result), false);
       },
       py::arg("model"), py::arg("image").noconvert(), py::arg("mask").noconvert(),
@@ -222,12 +282,15 @@ void bind_pipeline(py::module_& m) {
   m.def(
       "run",
       [](const InpaintModel& model, const py::buffer& image, const py::buffer& mask, const py::kwargs& kwargs) {
-        PipelineOptions options = pipeline_options(kwargs, "run", true);
+        CallControl control;
+        PipelineOptions options = pipeline_options(kwargs, "run", true, control);
         ByteView image_bytes(image, "image");
         ByteView mask_bytes(mask, "mask");
-        PipelineResult result = without_gil([&] {
-          return run_pipeline(model, image_bytes.data(), image_bytes.size(), mask_bytes.data(), mask_bytes.size(),
-                              options);
+        PipelineResult result = control.run([&] {
+          return without_gil([&] {
+            return run_pipeline(model, image_bytes.data(), image_bytes.size(), mask_bytes.data(), mask_bytes.size(),
+                                options);
+          });
         });
         return to_python(std::move(result), true);
       },

@@ -596,6 +596,45 @@ static void test_label_wait(void) {
   CHECK(untouched == (inpaint_label_wait_decision)77);
 }
 
+/* Load info and readiness; the torchscript values (device, load and warm-up times) are checked
+ * by the C++ and Python tests, which can build TorchScript files. */
+static void test_model_load_info(void) {
+  inpaint_model *model = NULL;
+  inpaint_model_load_info info;
+  size_t full;
+
+  inpaint_model_load_info_init(NULL);
+  inpaint_model_load_info_init(&info);
+  full = info.struct_size;
+  CHECK(full == sizeof info && info.device == NULL && info.ready == 0);
+  CHECK(inpaint_model_ready(NULL) == 0);
+  CHECK_STATUS(inpaint_model_get_load_info(NULL, &info), INPAINT_ERR_INVALID_ARGUMENT, "model");
+
+  CHECK_OK(inpaint_model_create("telea", &model));
+  CHECK(inpaint_model_ready(model) == 1);
+  CHECK_STATUS(inpaint_model_get_load_info(model, NULL), INPAINT_ERR_INVALID_ARGUMENT, "out_info");
+  info.struct_size = 0;
+  CHECK_STATUS(inpaint_model_get_load_info(model, &info), INPAINT_ERR_INVALID_ARGUMENT, "struct_size");
+  info.struct_size = full + 1;
+  CHECK_STATUS(inpaint_model_get_load_info(model, &info), INPAINT_ERR_INVALID_ARGUMENT, "struct_size");
+  CHECK(info.device == NULL);
+
+  inpaint_model_load_info_init(&info);
+  info.load_ms = info.warmup_ms = -1;
+  CHECK_OK(inpaint_model_get_load_info(model, &info));
+  CHECK(info.device != NULL && strcmp(info.device, "cpu") == 0);
+  CHECK(info.load_ms == 0 && info.warmup_ms == 0 && info.ready == 1);
+
+  /* A caller built against an older, shorter struct: fields past its struct_size stay as they were. */
+  inpaint_model_load_info_init(&info);
+  info.struct_size = offsetof(inpaint_model_load_info, warmup_ms);
+  info.warmup_ms = -1;
+  info.ready = -1;
+  CHECK_OK(inpaint_model_get_load_info(model, &info));
+  CHECK(info.device != NULL && info.load_ms == 0 && info.warmup_ms == -1 && info.ready == -1);
+  inpaint_model_free(model);
+}
+
 static void test_models(void) {
   inpaint_model *model = NULL, *untouched = (inpaint_model *)g_marker;
   size_t count = 0, i;
@@ -630,6 +669,7 @@ static void test_models(void) {
   CHECK(strcmp(inpaint_model_spec(model), "ns:radius=3") == 0);
   inpaint_model_free(model);
   CHECK(inpaint_model_spec(NULL) == NULL);
+  test_model_load_info();
 
   CHECK_STATUS(inpaint_model_create("nosuchmodel", &untouched), INPAINT_ERR_UNKNOWN_MODEL, "nosuchmodel");
   CHECK_STATUS(inpaint_model_create("telea:bogus=1", &untouched), INPAINT_ERR_INVALID_ARGUMENT, "bogus");

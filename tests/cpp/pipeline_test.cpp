@@ -252,3 +252,48 @@ TEST(Pipeline, RunControlStopsBetweenStages) {
   }
   EXPECT_EQ(reports, 2);
 }
+
+TEST(Pipeline, RunControlFollowsASharedControl) {
+  auto model = default_registry().create("patchmatch");
+  Image img = test::pattern_rgb(120, 90);
+  Image mask = test::disc_mask(120, 90, 60, 45, 15);
+  PipelineOptions options;
+  // One run's own control (with its progress) follows a control shared with other runs.
+  RunControl shared, own;
+  own.follow(&shared);
+  int reports = 0;
+  own.progress = [&](double) {
+    if (++reports == 2) shared.cancel();  // from the shared control, in the middle of the model
+    return true;
+  };
+  options.control = &own;
+  EXPECT_FALSE(own.has_deadline());
+  try {
+    fill_image(*model, img, mask, options);
+    ADD_FAILURE() << "the shared control's cancel was ignored";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Cancelled);
+  }
+  EXPECT_EQ(reports, 2);
+  EXPECT_TRUE(own.cancelled());
+
+  // The earlier deadline of the two wins.
+  RunControl shared_late, own_soon, shared_soon, own_none;
+  shared_late.set_timeout(std::chrono::hours(1));
+  own_soon.set_timeout(std::chrono::milliseconds(0));
+  own_soon.follow(&shared_late);
+  EXPECT_LT(own_soon.deadline(), shared_late.deadline());
+  shared_soon.set_timeout(std::chrono::milliseconds(0));
+  own_none.follow(&shared_soon);
+  EXPECT_TRUE(own_none.has_deadline());
+  EXPECT_EQ(own_none.deadline(), shared_soon.deadline());
+  for (RunControl* control : {&own_soon, &own_none}) {
+    options.control = control;
+    try {
+      fill_image(*model, img, mask, options);
+      ADD_FAILURE() << "deadline ignored";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Timeout);
+    }
+  }
+}

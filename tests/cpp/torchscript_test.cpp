@@ -166,6 +166,52 @@ TEST(TorchScript, LamaNormalisationChannelOrderAndPadding) {
     }
 }
 
+TEST(TorchScript, StridedInputsAndEitherOutputLayoutComposite) {
+  // Views with padded rows (a crop of a larger buffer), a mask at the threshold's edge (127 keeps,
+  // 128 is hole), and modules whose outputs come back channels-last (as the input) or packed
+  // NCHW: the hole-only paste must read every layout right and leave the kept bytes alone.
+  std::string flip = lama_module("flip_cl", "torch.flip(image, [1])");
+  std::string packed = lama_module("flip_nchw", "torch.flip(image, [1]).contiguous()");
+  const int w = 21, h = 13, pad = 5;
+  Image big = test::pattern_rgb(w + pad, h);
+  Image big_mask(w + pad, h, 1);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w + pad; ++x) big_mask.data()[std::size_t(y) * (w + pad) + x] = (x + y) % 3 ? 128 : 127;
+  InpaintRequest r;
+  r.image = {big.data(), w, h, 3, std::size_t(w + pad) * 3};
+  r.mask = {big_mask.data(), w, h, 1, std::size_t(w + pad)};
+  for (const auto& path : {flip, packed})
+    for (const auto& device : devices()) {
+      SCOPED_TRACE(path + " " + device);
+      Image out = default_registry().create("torchscript:path=" + path + ",device=" + device)->inpaint(r);
+      ASSERT_EQ(out.width(), w);
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          for (int c = 0; c < 3; ++c) {
+            bool hole = (x + y) % 3 != 0;
+            ASSERT_EQ(test::at(out, x, y, c), test::at(big, x, y, hole ? 2 - c : c)) << x << "," << y << "," << c;
+          }
+    }
+}
+
+TEST(TorchScript, OutputRoundingMatchesTheTensorOps) {
+  // Values below 0, above 1 and everywhere between (halves included) must become the bytes
+  // that clamp(0, 1) * 255, round() and a uint8 cast give, the paste's per-pixel conversion
+  // included.
+  std::string path = lama_module("affine", "image * 1.7 - 0.35");
+  const int w = 64, h = 12;
+  Image in(w, h, 3);
+  for (int i = 0; i < w * h * 3; ++i) in.data()[i] = std::uint8_t(i % 256);
+  Image mask = rect_mask(w, h, 0, 0, w, h);
+  auto expected = torch::from_blob(in.data(), {h, w, 3}, torch::kUInt8)
+                      .to(torch::kFloat32).div(255.0).mul(1.7).sub(0.35).clamp(0, 1).mul(255).round().to(torch::kUInt8);
+  for (const auto& device : devices()) {
+    SCOPED_TRACE(device);
+    Image out = run(*default_registry().create("torchscript:path=" + path + ",device=" + device), in, mask);
+    expect_fill(in, mask, out, [&](int x, int y, int c) { return int(expected[y][x][c].item<std::uint8_t>()); });
+  }
+}
+
 TEST(TorchScript, LamaMaskIsOneInTheHoleOnly) {
   // Output = 1 - mask: hole pixels must come out 0 (the mask was 1 there).
   std::string path = lama_module("inv", "(1.0 - mask).repeat(1, 3, 1, 1)");
@@ -258,6 +304,25 @@ TEST(TorchScript, LoadAndWarmupTimes) {
   EXPECT_GT(warm->load_info().warmup_ms, 0);
   // Models without a load report zeros.
   EXPECT_EQ(default_registry().create("telea")->load_info().load_ms, 0);
+  // Factories return models that have loaded and warmed up.
+  EXPECT_TRUE(cold->ready());
+  EXPECT_TRUE(warm->ready());
+  EXPECT_TRUE(default_registry().create("telea")->ready());
+}
+
+TEST(TorchScript, ReadyIsAnOverridableLifecycleQuery) {
+  // A user model that loads in the background says so through ready(); the default is true.
+  struct Loading final : InpaintModel {
+    std::atomic<bool> done{false};
+    std::string spec() const override { return "loading"; }
+    Image inpaint(const InpaintRequest& r) const override { return Image(r.image.width, r.image.height, 3); }
+    bool ready() const override { return done.load(); }
+  };
+  Loading model;
+  const InpaintModel& base = model;
+  EXPECT_FALSE(base.ready());
+  model.done = true;
+  EXPECT_TRUE(base.ready());
 }
 
 TEST(TorchScript, ConcurrencyLimitAndBoundedWait) {

@@ -56,6 +56,7 @@ def test_lama_module_from_python(modules):
     info = model.load_info
     assert info["device"] == "cpu" and info["load_ms"] > 0 and info["warmup_ms"] > 0
     assert inpaint.Model("telea").load_info == {"device": "cpu", "load_ms": 0.0, "warmup_ms": 0.0}
+    assert model.ready is True and inpaint.Model("telea").ready is True
     image, mask = _photo(37, 53), _hole(37, 53, (10, 5, 30, 20))
     out = inpaint.fill(model, image, mask, clean=False, feather_px=0).image
     hole = mask > 127
@@ -122,3 +123,67 @@ def test_cancel_token_timeout():
         token.set_timeout(-1)
     with pytest.raises(TypeError, match="CancelToken"):
         inpaint.fill(model, image, mask, cancel="stop")
+
+
+def test_progress_callback():
+    model = inpaint.Model("patchmatch:iterations=5")
+    image, mask = _photo(96, 80), _hole(96, 80, (30, 20, 60, 50))
+    seen, threads = [], set()
+
+    def record(fraction):
+        # Called with the GIL held: touching Python objects is safe here.
+        seen.append(fraction)
+        threads.add(threading.get_ident())
+
+    reference = inpaint.fill(model, image, mask).image
+    out = inpaint.fill(model, image, mask, progress=record).image
+    assert len(seen) >= 2 and all(0 < f <= 1 for f in seen) and seen == sorted(seen) and seen[-1] == 1.0
+    assert np.array_equal(out, reference)  # watching does not change the result
+    assert threads == {threading.get_ident()}  # fill() runs the model on the calling thread
+
+    # run() on encoded bytes takes it too; True goes on like None.
+    encoded_image = inpaint.encode(image, format="png")
+    encoded_mask = inpaint.encode(mask, format="png")
+    seen.clear()
+    inpaint.run(model, encoded_image, encoded_mask, progress=lambda f: seen.append(f) or True)
+    assert seen and seen[-1] == 1.0
+
+    # False after the second report stops the run there.
+    calls = []
+    with pytest.raises(inpaint.CancelledError, match="progress callback"):
+        inpaint.fill(model, image, mask, progress=lambda f: calls.append(f) or len(calls) < 2)
+    assert len(calls) == 2
+
+    # An exception in the callback stops the run and comes out of the call as itself.
+    def boom(fraction):
+        raise KeyError("from the callback")
+
+    with pytest.raises(KeyError, match="from the callback"):
+        inpaint.fill(model, image, mask, progress=boom)
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        inpaint.fill(model, image, mask, progress=3)
+
+
+def test_progress_callback_with_a_cancel_token():
+    model = inpaint.Model("patchmatch:iterations=5")
+    image, mask = _photo(96, 80), _hole(96, 80, (30, 20, 60, 50))
+    # The token still stops the run when a callback is given: here the callback cancels it.
+    token = inpaint.CancelToken()
+    calls = []
+
+    def cancel_on_second(fraction):
+        calls.append(fraction)
+        if len(calls) == 2:
+            token.cancel()
+
+    with pytest.raises(inpaint.CancelledError):
+        inpaint.fill(model, image, mask, cancel=token, progress=cancel_on_second)
+    assert len(calls) == 2
+    # Its deadline too, and between stages (telea reports no progress at all).
+    with pytest.raises(inpaint.WaitTimeoutError):
+        inpaint.fill(inpaint.Model("telea"), image, mask, cancel=inpaint.CancelToken(timeout=0), progress=print)
+    # A token shared by two runs: each run's callback is its own.
+    token, a, b = inpaint.CancelToken(timeout=60), [], []
+    inpaint.fill(model, image, mask, cancel=token, progress=a.append)
+    inpaint.fill(model, image, mask, cancel=token, progress=b.append)
+    assert a == b and a[-1] == 1.0

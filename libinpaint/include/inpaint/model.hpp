@@ -23,11 +23,17 @@ class INPAINT_CXX_API RunControl {
   using Clock = std::chrono::steady_clock;
 
   void cancel() noexcept { cancelled_.store(true); }
-  bool cancelled() const noexcept { return cancelled_.load(); }
+  // True after cancel() here or on the followed control.
+  bool cancelled() const noexcept { return cancelled_.load() || (follows_ && follows_->cancelled()); }
   void set_deadline(Clock::time_point deadline) noexcept;
   void set_timeout(std::chrono::milliseconds timeout) noexcept;  // deadline = now + timeout
   bool has_deadline() const noexcept;
-  Clock::time_point deadline() const noexcept;  // Clock::time_point::max() when none is set
+  // The earlier of this control's and the followed control's; Clock::time_point::max() when none is set.
+  Clock::time_point deadline() const noexcept;
+  // Makes the cancel flag and deadline of `other` stop runs under this control too, so that one
+  // run can add its own progress callback to a control that other runs share (Python's
+  // progress= beside a CancelToken). Set before the run; `other` must outlive the runs.
+  void follow(const RunControl* other) noexcept { follows_ = other; }
   // Throws Error(Cancelled) when cancelled, Error(Timeout) when the deadline has passed; the
   // message names `stage`.
   void check(const char* stage) const;
@@ -42,6 +48,7 @@ class INPAINT_CXX_API RunControl {
  private:
   std::atomic<bool> cancelled_{false};
   std::atomic<std::int64_t> deadline_ns_{INT64_MAX};  // steady_clock nanoseconds since epoch
+  const RunControl* follows_ = nullptr;
 };
 
 // Checks control when there is one (see RunControl::check).
@@ -74,6 +81,10 @@ class INPAINT_CXX_API InpaintModel {
   // the pipeline keeps the original there.
   virtual Image inpaint(const InpaintRequest& request) const = 0;
   virtual ModelLoadInfo load_info() const;
+  // True once loading (and the warm-up run, when one was asked for) has completed. The built-in
+  // factories return a model only then, so theirs is always true; a user model that loads in the
+  // background overrides it, so that a service's health check can ask any model the same way.
+  virtual bool ready() const;
 };
 
 // Throws Error(InvalidArgument) unless the request holds a non-empty RGB image and a

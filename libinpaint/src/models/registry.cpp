@@ -12,6 +12,7 @@ namespace inpaint {
 
 InpaintModel::~InpaintModel() = default;
 ModelLoadInfo InpaintModel::load_info() const { return {}; }
+bool InpaintModel::ready() const { return true; }
 
 void RunControl::set_deadline(Clock::time_point deadline) noexcept {
   deadline_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count());
@@ -19,11 +20,15 @@ void RunControl::set_deadline(Clock::time_point deadline) noexcept {
 
 void RunControl::set_timeout(std::chrono::milliseconds timeout) noexcept { set_deadline(Clock::now() + timeout); }
 
-bool RunControl::has_deadline() const noexcept { return deadline_ns_.load() != INT64_MAX; }
+bool RunControl::has_deadline() const noexcept {
+  return deadline_ns_.load() != INT64_MAX || (follows_ && follows_->has_deadline());
+}
 
 RunControl::Clock::time_point RunControl::deadline() const noexcept {
-  if (!has_deadline()) return Clock::time_point::max();
-  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(deadline_ns_.load())));
+  Clock::time_point own = Clock::time_point::max();
+  if (std::int64_t ns = deadline_ns_.load(); ns != INT64_MAX)
+    own = Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+  return follows_ ? std::min(own, follows_->deadline()) : own;
 }
 
 void RunControl::check(const char* stage) const {

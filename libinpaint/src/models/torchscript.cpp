@@ -197,17 +197,20 @@ class TorchScriptFill final : public InpaintModel {
     check_run(request.control, "before the torchscript model");
     torch::NoGradGuard no_grad;
     c10::InferenceMode inference;
-    Image out = Image::uninitialized(request.image.width, request.image.height, 3);
+    Image out;
     {
       auto image = host_rgb(request.image).to(device_);
       auto hole = host_mask(request.mask).to(device_);
-      auto filled = o_.contract == Contract::Lama ? run_lama(image, hole) : run_migan(image, hole, request.control);
-      // Only hole pixels come from the model; the rest is the input, byte for byte. Copying the
-      // input and scattering the hole touches the model's output only where it is used.
-      auto result = torch::from_blob(out.data(), {out.height(), out.width(), 3}, torch::kUInt8);
-      result.copy_(image);
-      auto hole_cpu = hole.to(torch::kCPU);
-      result.index_put_({hole_cpu}, filled.index({hole}).to(torch::kCPU));
+      if (o_.contract == Contract::Migan) {
+        out = composite_hole(request, run_migan(image, hole, request.control).to(torch::kCPU));
+      } else if (auto y = run_lama(image, hole); device_.is_cpu()) {
+        // On the CPU the [0,1] floats are turned into bytes in the paste itself, and only for
+        // hole pixels: no clamp and byte tensors, whose fresh pages cost more than the arithmetic.
+        out = composite_hole(request, y.squeeze(0).permute({1, 2, 0}));
+      } else {
+        // A device converts to bytes there, so a quarter of the data crosses to the host.
+        out = composite_hole(request, to_bytes(y).to(torch::kCPU));
+      }
     }
     release_cache();
     return out;
@@ -268,6 +271,47 @@ class TorchScriptFill final : public InpaintModel {
                .gt(127);
   }
 
+  // Only hole pixels come from the model; the rest is the input, byte for byte. One pass over
+  // the caller's bytes: a boolean-mask index_put_ costs a nonzero() scan, an index tensor and a
+  // gather, and the fresh pages of those temporaries were most of the library's overhead at
+  // 512² (bench/RESULTS.md).
+  // filled: [H,W,3] host bytes, or floats in [0,1] that are rounded as to_bytes() does; any strides.
+  static Image composite_hole(const InpaintRequest& request, const torch::Tensor& filled) {
+    return filled.scalar_type() == torch::kFloat32 ? paste_hole<float>(request, filled)
+                                                   : paste_hole<std::uint8_t>(request, filled);
+  }
+
+  // The model's [0,1] output as bytes: [1,3,H,W] -> [H,W,3] uint8.
+  static torch::Tensor to_bytes(const torch::Tensor& y) {
+    return y.clamp(0, 1).mul_(255).round_().to(torch::kUInt8).squeeze(0).permute({1, 2, 0});
+  }
+  // to_bytes() for one value: clamp, scale in float, round half to even (nearbyint, as round()).
+  static std::uint8_t to_byte(float v) { return std::uint8_t(std::nearbyint(std::min(std::max(v, 0.f), 1.f) * 255.f)); }
+  static std::uint8_t to_byte(std::uint8_t v) { return v; }
+
+  template <class T>
+  static Image paste_hole(const InpaintRequest& request, const torch::Tensor& filled) {
+    const ImageView &image = request.image, &mask = request.mask;
+    Image out = Image::uninitialized(image.width, image.height, 3);
+    const T* fill = filled.data_ptr<T>();
+    int64_t fy = filled.stride(0), fx = filled.stride(1), fc = filled.stride(2);
+    for (int y = 0; y < image.height; ++y) {
+      const std::uint8_t* src = image.data + std::size_t(y) * image.row_bytes();
+      const std::uint8_t* hole = mask.data + std::size_t(y) * mask.row_bytes();
+      std::uint8_t* dst = out.data() + std::size_t(y) * std::size_t(image.width) * 3;
+      const T* fill_row = fill + y * fy;
+      for (int x = 0; x < image.width; ++x, src += 3, dst += 3) {
+        if (hole[x] > 127) {
+          const T* f = fill_row + x * fx;
+          dst[0] = to_byte(f[0]), dst[1] = to_byte(f[fc]), dst[2] = to_byte(f[2 * fc]);
+        } else {
+          dst[0] = src[0], dst[1] = src[1], dst[2] = src[2];
+        }
+      }
+    }
+    return out;
+  }
+
   // Runs the module and checks what came back: a tensor of the expected shape, all finite.
   torch::Tensor forward(std::vector<torch::jit::IValue> inputs, const std::vector<int64_t>& expected) const {
     torch::jit::IValue output = call_forward(module_, std::move(inputs), o_.path);
@@ -290,21 +334,22 @@ class TorchScriptFill final : public InpaintModel {
     return t;
   }
 
-  // image [H,W,3] uint8, hole [H,W] bool -> [H,W,3] uint8.
+  // image [H,W,3] uint8, hole [H,W] bool -> the model's output, f32 [1,3,H,W] in [0,1] (unclamped).
   torch::Tensor run_lama(const torch::Tensor& image, const torch::Tensor& hole) const {
     int64_t h = image.size(0), w = image.size(1);
     int64_t long_side = std::max(h, w);
     bool scaled = o_.max_side > 0 && long_side > o_.max_side;
     auto to_model = [](const torch::Tensor& rgb, const torch::Tensor& mask) {
-      return std::pair{rgb.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32).div(255.0),
+      // In-place steps on tensors made here: every temporary is a fresh allocation, and fresh
+      // pages cost a page fault each (bench/RESULTS.md).
+      return std::pair{rgb.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32).div_(255.0),
                        mask.unsqueeze(0).unsqueeze(0).to(torch::kFloat32)};
     };
     if (!scaled) {
       // At native size the padding is done on the bytes: a quarter of the float traffic.
       int64_t ph = round_up(h, 8), pw = round_up(w, 8);
       auto [x, m] = to_model(mirror_pad(image, ph, pw, 0, 1), mirror_pad(hole, ph, pw, 0, 1));
-      auto y = forward({x, m}, {1, 3, ph, pw}).index({Slice(), Slice(), Slice(0, h), Slice(0, w)});
-      return y.clamp(0, 1).mul(255).round().to(torch::kUInt8).squeeze(0).permute({1, 2, 0});
+      return forward({x, m}, {1, 3, ph, pw}).index({Slice(), Slice(), Slice(0, h), Slice(0, w)});
     }
     auto [x, m] = to_model(image, hole);
     int64_t wh = h, ww = w;
@@ -326,7 +371,7 @@ class TorchScriptFill final : public InpaintModel {
       y = F::interpolate(y, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear)
                                 .align_corners(false));
     }
-    return y.clamp(0, 1).mul(255).round().to(torch::kUInt8).squeeze(0).permute({1, 2, 0});
+    return y;
   }
 
   // One 512x512 run per hole region: crop with a margin, long side to 512, mirror-pad to a square.
@@ -357,7 +402,7 @@ class TorchScriptFill final : public InpaintModel {
       auto y = forward({input}, {1, 3, kSide, kSide}).index({Slice(), Slice(), Slice(0, rh), Slice(0, rw)});
       y = F::interpolate(y, F::InterpolateFuncOptions().size(std::vector<int64_t>{box.height, box.width})
                                 .mode(torch::kBilinear).align_corners(false));
-      auto bytes = y.add(1).mul(127.5).clamp(0, 255).round().to(torch::kUInt8).squeeze(0).permute({1, 2, 0});
+      auto bytes = y.add(1).mul_(127.5).clamp_(0, 255).round_().to(torch::kUInt8).squeeze(0).permute({1, 2, 0});
       auto region = crop(result);
       region.copy_(torch::where(crop(hole).unsqueeze(2), bytes, region));
     }
