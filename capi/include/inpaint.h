@@ -316,6 +316,15 @@ INPAINT_API int inpaint_run_control_cancelled(const inpaint_run_control *control
 /* The deadline becomes now + timeout_ms. */
 INPAINT_API inpaint_status inpaint_run_control_set_timeout_ms(inpaint_run_control *control, uint64_t timeout_ms);
 
+/* Called with the fraction done (0..1] after each iteration of iterative models (PatchMatch),
+ * on the thread running the model; return 0 to stop the run (INPAINT_ERR_CANCELLED), non-zero to
+ * go on. With the CROP strategy each region reports 0..1 anew. */
+typedef int (*inpaint_progress_fn)(double fraction, void *user_data);
+/* Sets the progress callback of the runs using this control (NULL clears it); user_data is
+ * handed back to it. Set it before the runs start. */
+INPAINT_API inpaint_status inpaint_run_control_set_progress(inpaint_run_control *control, inpaint_progress_fn progress,
+                                                            void *user_data);
+
 typedef struct inpaint_pipeline_params {
   size_t struct_size;
   int clean;                       /* clean the mask (else only threshold it); 1 */

@@ -510,6 +510,18 @@ inpaint_status inpaint_run_control_set_timeout_ms(inpaint_run_control* control, 
   });
 }
 
+inpaint_status inpaint_run_control_set_progress(inpaint_run_control* control, inpaint_progress_fn progress,
+                                                void* user_data) {
+  return guarded([&] {
+    require(control, "inpaint_run_control_set_progress", "control");
+    if (!progress) {
+      control->control.progress = nullptr;
+      return;
+    }
+    control->control.progress = [progress, user_data](double fraction) { return progress(fraction, user_data) != 0; };
+  });
+}
+
 void inpaint_timings_init(inpaint_timings* timings) {
   if (!timings) return;
   *timings = inpaint_timings{};

@@ -918,6 +918,19 @@ static void test_pipeline(const inpaint_model *model) {
 
 /* A run control: cancelled before the run gives CANCELLED, a deadline in the past TIMEOUT, and
  * a live control with a long timeout lets the run finish. */
+/* Records the fractions reported; stops the run at call number stop_at (0: never). */
+typedef struct progress_log {
+  int calls, stop_at, increasing;
+  double last;
+} progress_log;
+
+static int on_progress(double fraction, void *user_data) {
+  progress_log *log = (progress_log *)user_data;
+  log->increasing = log->increasing && fraction > log->last && fraction <= 1.0;
+  log->last = fraction;
+  return ++log->calls != log->stop_at;
+}
+
 static void test_run_control(const inpaint_model *model) {
   inpaint_run_control *control = NULL;
   inpaint_pipeline_params params;
@@ -953,6 +966,32 @@ static void test_run_control(const inpaint_model *model) {
                            &untouched),
                INPAINT_ERR_CANCELLED, "cancelled");
   CHECK(untouched == NULL);
+  inpaint_run_control_free(control);
+
+  /* Progress: reported after each PatchMatch iteration, and a 0 from the callback stops the run. */
+  CHECK_STATUS(inpaint_run_control_set_progress(NULL, on_progress, NULL), INPAINT_ERR_INVALID_ARGUMENT, "control");
+  CHECK_OK(inpaint_run_control_new(&control));
+  if (!control) return;
+  {
+    progress_log log = {0, 0, 1, 0.0};
+    params.control = control;
+    CHECK_OK(inpaint_run_control_set_progress(control, on_progress, &log));
+    CHECK_OK(inpaint_run(model, g_photo_png.data, g_photo_png.size, g_mask_png.data, g_mask_png.size, &params,
+                         &result));
+    inpaint_result_free(result);
+    CHECK(log.calls > 1 && log.increasing && log.last == 1.0);
+    log.calls = 0, log.stop_at = 2, log.increasing = 1, log.last = 0.0;
+    CHECK_STATUS(inpaint_run(model, g_photo_png.data, g_photo_png.size, g_mask_png.data, g_mask_png.size, &params,
+                             &untouched),
+                 INPAINT_ERR_CANCELLED, NULL);
+    CHECK(untouched == NULL && log.calls == 2);
+    CHECK_OK(inpaint_run_control_set_progress(control, NULL, NULL));
+    log.calls = 0;
+    CHECK_OK(inpaint_run(model, g_photo_png.data, g_photo_png.size, g_mask_png.data, g_mask_png.size, &params,
+                         &result));
+    inpaint_result_free(result);
+    CHECK(log.calls == 0);
+  }
   inpaint_run_control_free(control);
 }
 
