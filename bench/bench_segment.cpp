@@ -1,5 +1,6 @@
 // The `sam` segmenter's cost around tiny modules on a photo: encode (preprocessing + encoder),
-// segment (point transform + decoder + logits to a full-size mask + box), and the store path:
+// segment (point transform + decoder + logits to a full-size mask + box; a small object and a
+// dense mask), and the store path:
 // encode-and-decode (a miss) against decode-from-the-store (a hit) per store tier.
 // Usage: bench_segment ENCODER.pt DECODER.pt PHOTO.png REPS X Y REDIS_PORT(0 = none) WORK_DIR
 // Prints one JSON object; writes the best mask of the timed prompt to WORK_DIR/mask.png.
@@ -45,10 +46,18 @@ int main(int argc, char** argv) {
   });
   out["decode_ms"] = median(decode);
   out["postprocess_ms"] = median(postprocess);
-  const std::string mask_path = work + "/mask.png";
-  auto png = inpaint::encode_image(result.masks.at(0).mask.view(), {inpaint::ImageFormat::Png, 90, 1});
-  inpaint::write_file_atomic(mask_path, png.data(), png.size());
-  out["mask_path"] = mask_path;
+  auto save_mask = [&](const std::string& name, const inpaint::SegmentResult& r) {
+    const std::string path = work + "/" + name;
+    auto png = inpaint::encode_image(r.masks.at(0).mask.view(), {inpaint::ImageFormat::Png, 90, 1});
+    inpaint::write_file_atomic(path, png.data(), png.size());
+    return path;
+  };
+  out["mask_path"] = save_mask("mask.png", result);
+  // A negative click: the tiny decoder then marks everything but the disc (the dense case).
+  inpaint::SegmentPrompt dense = prompt;
+  dense.points[0].positive = false;
+  out["segment_dense_ms"] = median_ms(reps, [&] { result = segmenter->segment(encoding, dense); });
+  out["dense_mask_path"] = save_mask("dense.png", result);
 
   std::vector<std::pair<std::string, std::string>> stores = {
       {"memory", "memory:capacity=1GB"},

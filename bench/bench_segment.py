@@ -41,7 +41,8 @@ class TinyEncoder(torch.nn.Module):
 
 
 class TinyDecoder(torch.nn.Module):
-    """Logits r/4 - distance (in the 256 grid) around the first point, for three radii."""
+    """Logits r/4 - distance (in the 256 grid) around the first point, for three radii; negated
+    for a negative click, so that the mask is everything but the disc (the dense case)."""
 
     def forward(self, features: Dict[str, torch.Tensor], point_coords: torch.Tensor, point_labels: torch.Tensor,
                 mask_input: torch.Tensor, has_mask_input: torch.Tensor):
@@ -51,6 +52,8 @@ class TinyDecoder(torch.nn.Module):
         d = torch.sqrt((grid.view(1, 256) - cx) ** 2 + (grid.view(256, 1) - cy) ** 2)
         radii = torch.tensor([40.0, 80.0, 160.0]).view(3, 1, 1)
         logits = (radii / 4.0 - d.unsqueeze(0)).unsqueeze(0)
+        if bool(point_labels[0, 0] == 0):
+            logits = -logits
         scores = torch.tensor([[0.7, 0.9, 0.8]])
         return logits, scores
 
@@ -96,10 +99,10 @@ def box_of(mask):
     return (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1) if len(xs) else (0, 0, 0, 0)
 
 
-def py_segment(decoder, features, input_size, original_size, point, postprocess):
+def py_segment(decoder, features, input_size, original_size, point, postprocess, positive=True):
     h, w = original_size
     coords = torch.tensor([[[point[0] * input_size[1] / w, point[1] * input_size[0] / h], [0.0, 0.0]]])
-    labels = torch.tensor([[1.0, -1.0]])
+    labels = torch.tensor([[1.0 if positive else 0.0, -1.0]])
     with torch.inference_mode():
         logits, scores = decoder(features, coords, labels, torch.zeros(1, 1, 256, 256), torch.zeros(1))
     best = int(scores[0].argmax())
@@ -148,13 +151,22 @@ def main():
                                                                      py_postprocess_torch)),
             "segment_cv2": median_ms(args.reps, lambda: py_segment(decoder, features, input_size, (h, w), point,
                                                                    py_postprocess_cv2)),
+            "dense_torch": median_ms(args.reps, lambda: py_segment(decoder, features, input_size, (h, w), point,
+                                                                   py_postprocess_torch, False)),
+            "dense_cv2": median_ms(args.reps, lambda: py_segment(decoder, features, input_size, (h, w), point,
+                                                                 py_postprocess_cv2, False)),
         }
         # The same mask on both sides, or the comparison means nothing.
         ours = cv2.imread(lib["mask_path"], cv2.IMREAD_GRAYSCALE) > 127
         theirs, _, _ = py_segment(decoder, features, input_size, (h, w), point, py_postprocess_torch)
         differing = int(np.count_nonzero(ours != theirs))
+        ours = cv2.imread(lib["dense_mask_path"], cv2.IMREAD_GRAYSCALE) > 127
+        theirs, _, _ = py_segment(decoder, features, input_size, (h, w), point, py_postprocess_torch, False)
+        differing_dense = int(np.count_nonzero(ours != theirs))
+        dense_share = float(theirs.mean())
 
     py_segment_best = min(py["segment_torch"], py["segment_cv2"])
+    py_dense_best = min(py["dense_torch"], py["dense_cv2"])
     print(f"torch {torch.__version__}, 1 intra-op thread, 4032x3024 photo, median of {args.reps} calls\n")
     print("| step | libinpaint (C++) | Python (SAM reference way) | library / Python |")
     print("|---|---|---|---|")
@@ -163,8 +175,11 @@ def main():
     print(f"| segment: transform point, tiny decoder, 256² logits → 12 MP mask, box | {lib['segment_ms']:.1f} ms | "
           f"{py_segment_best:.1f} ms (torch {py['segment_torch']:.1f}, cv2 {py['segment_cv2']:.1f}) | "
           f"{lib['segment_ms'] / py_segment_best:.2f} |")
+    print(f"| the same, dense mask (a negative click: {dense_share:.0%} of the photo) | {lib['segment_dense_ms']:.1f} ms | "
+          f"{py_dense_best:.1f} ms (torch {py['dense_torch']:.1f}, cv2 {py['dense_cv2']:.1f}) | "
+          f"{lib['segment_dense_ms'] / py_dense_best:.2f} |")
     print(f"\nlibrary segment split: decoder {lib['decode_ms']:.2f} ms, postprocess {lib['postprocess_ms']:.1f} ms; "
-          f"pixels differing from SAM's postprocess_masks: {differing} of {w * h}")
+          f"pixels differing from SAM's postprocess_masks: {differing} (dense: {differing_dense}) of {w * h}")
     print("\n| store | encode + decode (miss) | decode from the store (hit) | hit / miss |")
     print("|---|---|---|---|")
     for row in lib["stores"]:
