@@ -102,6 +102,22 @@ py::object to_array_or_none(Image&& image) {
   return to_array(std::move(image));
 }
 
+py::dict load_info_dict(const ModelLoadInfo& info) {
+  py::dict d;
+  d["device"] = info.device;
+  d["load_ms"] = info.load_ms;
+  d["warmup_ms"] = info.warmup_ms;
+  return d;
+}
+
+RunControl* cancel_token(const py::object& token, const char* function) {
+  if (token.is_none()) return nullptr;
+  if (!py::isinstance<RunControl>(token))
+    throw py::type_error(std::string(function) + "(): cancel must be a CancelToken or None, got " +
+                         std::string(py::repr(token)));
+  return token.cast<RunControl*>();
+}
+
 py::bytes to_bytes(const std::vector<std::uint8_t>& data) {
   return py::bytes(reinterpret_cast<const char*>(data.data()), data.size());
 }

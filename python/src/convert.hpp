@@ -11,6 +11,7 @@
 
 #include "inpaint/image.hpp"
 #include "inpaint/mask.hpp"
+#include "inpaint/model.hpp"
 #include "inpaint/tensor.hpp"
 
 namespace inpaint::python {
@@ -38,6 +39,13 @@ py::object to_array_or_none(Image&& image);
 // A read-only numpy view of a tensor's bytes (no copy) that keeps the buffer alive. numpy has no
 // bfloat16 or float8: those come as their raw bits (uint16, uint8).
 py::array tensor_to_numpy(const HostTensor& tensor);
+
+// {'device', 'load_ms', 'warmup_ms'}: what loading a model or segmenter cost and where it runs.
+py::dict load_info_dict(const ModelLoadInfo& info);
+
+// The RunControl behind a `cancel=` argument: a CancelToken, or nullptr for None. Anything else
+// raises TypeError naming function(). The caller's argument keeps the token alive for the call.
+RunControl* cancel_token(const py::object& token, const char* function);
 
 py::bytes to_bytes(const std::vector<std::uint8_t>& data);
 

@@ -37,14 +37,7 @@ void bind_models(py::module_& m) {
       .def_property_readonly("spec", &InpaintModel::spec, "The canonical spec, e.g. 'telea:radius=5'.")
       .def_property_readonly(
           "load_info",
-          [](const InpaintModel& model) {
-            ModelLoadInfo info = model.load_info();
-            py::dict d;
-            d["device"] = info.device;
-            d["load_ms"] = info.load_ms;
-            d["warmup_ms"] = info.warmup_ms;
-            return d;
-          },
+          [](const InpaintModel& model) { return load_info_dict(model.load_info()); },
           "Where the model runs and what loading cost: {'device': 'cpu', 'load_ms': ..., 'warmup_ms': ...}\n"
           "(zeros for models that load nothing; warmup_ms is 0 when no warm-up ran).")
       .def_property_readonly("ready", &InpaintModel::ready,

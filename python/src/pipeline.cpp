@@ -87,12 +87,7 @@ class CallControl {
  public:
   void attach(PipelineOptions& o, const py::object& token, const py::object& callback, const char* function) {
     // The kwargs dict holds the token for the length of the call, so the pointer stays valid.
-    if (!token.is_none()) {
-      if (!py::isinstance<RunControl>(token))
-        throw py::type_error(std::string(function) + "(): cancel must be a CancelToken or None, got " +
-                             std::string(py::repr(token)));
-      o.control = token.cast<RunControl*>();
-    }
+    if (RunControl* control = cancel_token(token, function)) o.control = control;
     if (callback.is_none()) return;
     if (!PyCallable_Check(callback.ptr()))
       throw py::type_error(std::string(function) + "(): progress must be a callable or None, got " +

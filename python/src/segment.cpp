@@ -14,14 +14,6 @@ namespace inpaint::python {
 
 namespace {
 
-const RunControl* control_of(const py::object& token, const char* function) {
-  if (token.is_none()) return nullptr;
-  if (!py::isinstance<RunControl>(token))
-    throw py::type_error(std::string(function) + "(): cancel must be a CancelToken or None, got " +
-                         std::string(py::repr(token)));
-  return token.cast<const RunControl*>();
-}
-
 double finite(const py::handle& value, const std::string& what) {
   double v = value.cast<double>();
   if (!std::isfinite(v)) throw Error(ErrorCode::InvalidArgument, what + " must be finite, got " + std::to_string(v));
@@ -177,20 +169,13 @@ void bind_segment(py::module_& m) {
           "{'points', 'boxes', 'mask_input', 'multimask': bool, 'concepts': [labels]}.")
       .def_property_readonly(
           "load_info",
-          [](const Segmenter& s) {
-            ModelLoadInfo info = s.load_info();
-            py::dict d;
-            d["device"] = info.device;
-            d["load_ms"] = info.load_ms;
-            d["warmup_ms"] = info.warmup_ms;
-            return d;
-          },
+          [](const Segmenter& s) { return load_info_dict(s.load_info()); },
           "{'device', 'load_ms', 'warmup_ms'}.")
       .def(
           "encode",
           [](const Segmenter& s, const py::array& image, const py::object& cancel) {
             ImageView rgb = image_view(image, "image", Pixels::Rgb);
-            const RunControl* control = control_of(cancel, "encode");
+            const RunControl* control = cancel_token(cancel, "encode");
             return without_gil([&] { return s.encode(rgb, control); });
           },
           py::arg("image").noconvert(), py::arg("cancel") = py::none(),
@@ -199,7 +184,7 @@ void bind_segment(py::module_& m) {
           "encode_with_store",
           [](const Segmenter& s, const py::array& image, EncodingStore* store, const py::object& cancel) {
             ImageView rgb = image_view(image, "image", Pixels::Rgb);
-            const RunControl* control = control_of(cancel, "encode_with_store");
+            const RunControl* control = cancel_token(cancel, "encode_with_store");
             EncodeOutcome outcome;
             Encoding encoding = without_gil([&] { return encode_with_store(s, store, rgb, &outcome, control); });
             return py::make_tuple(std::move(encoding), outcome_dict(outcome));
@@ -226,7 +211,7 @@ void bind_segment(py::module_& m) {
             prompt.concepts = concepts;
             prompt.multimask = multimask;
             prompt.min_score = min_score;
-            const RunControl* control = control_of(cancel, "segment");
+            const RunControl* control = cancel_token(cancel, "segment");
             SegmentResult result = without_gil([&] { return s.segment(encoding, prompt, control); });
             PySegmentResult out;
             for (SegmentMask& mask : result.masks) out.masks.append(py::cast(std::move(mask)));

@@ -32,6 +32,8 @@ using namespace inpaint;
 
 namespace {
 
+using inpaint::test::code_of;
+
 // Counts the encoder's runs: the test encoders call it (with a non-constant argument, so the
 // graph optimiser cannot fold the call away).
 std::atomic<int> g_encodes{0};
@@ -213,17 +215,6 @@ Image uniform(int w, int h, std::uint8_t r, std::uint8_t g, std::uint8_t b) {
     img.data()[i * 3 + 2] = b;
   }
   return img;
-}
-
-template <class F>
-ErrorCode code_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no inpaint::Error thrown";
-  return ErrorCode::Internal;
 }
 
 template <class F>

@@ -16,14 +16,7 @@ using namespace inpaint;
 
 namespace {
 
-ErrorCode code_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ErrorCode::Internal;
-}
+using inpaint::test::code_of;
 
 std::string message_of(const std::function<void()>& body) {
   try {

@@ -16,11 +16,14 @@
 
 #include "inpaint/inpaint.hpp"
 #include "redis_server.hpp"
+#include "test_util.hpp"
 
 namespace fs = std::filesystem;
 using namespace inpaint;
 
 namespace {
+
+using inpaint::test::code_of;
 
 Encoding make_encoding(std::size_t floats, int seed, const std::string& model = "sam-test") {
   Encoding e;
@@ -60,15 +63,6 @@ void set_age(const std::string& path, int seconds_ago) {
   times[0].tv_sec = times[1].tv_sec = ::time(nullptr) - seconds_ago;
   times[0].tv_nsec = times[1].tv_nsec = 0;
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
-}
-
-ErrorCode code_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ErrorCode::Internal;
 }
 
 }  // namespace

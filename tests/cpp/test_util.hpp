@@ -1,11 +1,27 @@
 #pragma once
-// Generated test images: no files from elsewhere.
+// Generated test images (no files from elsewhere) and small test helpers.
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
+
+#include "inpaint/error.hpp"
 
 #include "inpaint/image.hpp"
 
 namespace inpaint::test {
+
+// The code of the inpaint::Error that body throws (its message into *message). ErrorCode{0},
+// which no error has, when nothing is thrown, so that no expectation can pass by accident.
+inline ErrorCode code_of(const std::function<void()>& body, std::string* message = nullptr) {
+  try {
+    body();
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.code();
+  }
+  return ErrorCode{0};
+}
 
 // A colourful, non-symmetric RGB image: every pixel differs from its neighbours.
 inline Image pattern_rgb(int width, int height) {

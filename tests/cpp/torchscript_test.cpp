@@ -19,6 +19,8 @@ using namespace inpaint;
 
 namespace {
 
+using inpaint::test::code_of;
+
 // A test-only operator a module can call to hold a run for a while and count how many runs
 // overlap (TorchScript itself cannot sleep).
 std::atomic<int> g_active{0};
@@ -115,16 +117,6 @@ void expect_fill(const Image& in, const Image& mask, const Image& out, F expecte
 int mirror(int i, int size) {
   int j = i % (2 * size);
   return j < size ? j : 2 * size - 1 - j;
-}
-
-ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  return ErrorCode(0);
 }
 
 }  // namespace
