@@ -351,27 +351,21 @@ class TorchScriptFill final : public InpaintModel {
       auto [x, m] = to_model(mirror_pad(image, ph, pw, 0, 1), mirror_pad(hole, ph, pw, 0, 1));
       return forward({x, m}, {1, 3, ph, pw}).index({Slice(), Slice(), Slice(0, h), Slice(0, w)});
     }
+    // Above max_side: the model works at a scaled-down size and its output is scaled back.
+    namespace F = torch::nn::functional;
     auto [x, m] = to_model(image, hole);
-    int64_t wh = h, ww = w;
-    {
-      double s = double(o_.max_side) / double(long_side);
-      wh = std::max<int64_t>(1, std::llround(double(h) * s));
-      ww = std::max<int64_t>(1, std::llround(double(w) * s));
-      namespace F = torch::nn::functional;
-      x = F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<int64_t>{wh, ww}).mode(torch::kBilinear)
-                                .align_corners(false).antialias(true));
-      // Any hole pixel under a working pixel makes it a hole, so no part of the hole is lost.
-      m = F::adaptive_max_pool2d(m, F::AdaptiveMaxPool2dFuncOptions({wh, ww}));
-    }
+    double s = double(o_.max_side) / double(long_side);
+    int64_t wh = std::max<int64_t>(1, std::llround(double(h) * s));
+    int64_t ww = std::max<int64_t>(1, std::llround(double(w) * s));
+    x = F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<int64_t>{wh, ww}).mode(torch::kBilinear)
+                              .align_corners(false).antialias(true));
+    // Any hole pixel under a working pixel makes it a hole, so no part of the hole is lost.
+    m = F::adaptive_max_pool2d(m, F::AdaptiveMaxPool2dFuncOptions({wh, ww}));
     int64_t ph = round_up(wh, 8), pw = round_up(ww, 8);
     auto y = forward({mirror_pad(x, ph, pw).to(o_.dtype), mirror_pad(m, ph, pw).to(o_.dtype)}, {1, 3, ph, pw});
     y = y.index({Slice(), Slice(), Slice(0, wh), Slice(0, ww)});
-    if (scaled) {
-      namespace F = torch::nn::functional;
-      y = F::interpolate(y, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear)
-                                .align_corners(false));
-    }
-    return y;
+    return F::interpolate(y, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear)
+                                 .align_corners(false));
   }
 
   // One 512x512 run per hole region: crop with a margin, long side to 512, mirror-pad to a square.
