@@ -166,3 +166,33 @@ def test_sam_multimask_and_concepts(tmp_path, sam):
     cv2.imwrite(str(small), obj[:100])
     r = run("label", "--image", ground_path, "--mask", small, "--model", concepts)
     assert r.returncode == 2 and "mask" in r.stderr
+
+
+def test_label_and_concept_options(tmp_path, sam):
+    ground, obj = sam_models.ground_scene()
+    ground_path = write_rgb(tmp_path / "ground.png", ground)
+    mask_path = tmp_path / "object.png"
+    cv2.imwrite(str(mask_path), obj)
+    concepts = sam_models.spec(sam, concepts=True)
+
+    def label(*options):
+        r = run("label", "--image", ground_path, "--mask", mask_path, "--model", concepts, *options)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    # A second surface must reach detail_ratio of the first to join the detail.
+    assert label("--detail-ratio", "1")["detail"] == ""
+    # Nothing covers all of the ring: min_coverage 1 names no surface.
+    none = label("--min-coverage", "1")
+    assert none["surface"] == "" and none["confidence"] == 0
+    # A ring one pixel wide still sees grass around the object (the leaves start 30 px right of it).
+    assert label("--ring", "1")["surface"] == "grass"
+    # --min-score: the tiny concept decoder scores its instances 0.9.
+    report = label("--min-score", "0.95", "--json")
+    assert report["labels"]["surface"] == "" and report["coverage"] == {}
+    r = run("segment", "--image", ground_path, "--model", concepts, "--concept", "leaves", "--min-score", "0.95",
+            "--out", tmp_path / "none.png", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["masks"] == []
+    assert (cv2.imread(str(tmp_path / "none.png"), cv2.IMREAD_GRAYSCALE) == 0).all()
+    assert run("label", "--image", ground_path, "--mask", mask_path, "--model", concepts, "--ring", "0").returncode == 2

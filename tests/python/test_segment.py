@@ -190,6 +190,12 @@ def test_sam_concepts_and_scene_labels(sam):
     assert parsed["surface"] == "grass" and parsed["labeledAt"].endswith("Z")
     prompt = inpaint.build_prompt(labelled["json"])
     assert prompt.from_labels and "fallen leaves" in prompt.text
+    assert inpaint.label_scene(result.masks, obj, detail_ratio=1.0)["labels"]["detail"] == ""
+    bare = inpaint.label_scene(result.masks, obj, min_coverage=1.0)["labels"]
+    assert bare["surface"] == "" and bare["confidence"] == 0
+    with pytest.raises(inpaint.InvalidArgumentError):
+        inpaint.label_scene(result.masks, obj, ring_width=0)
+    assert len(seg.segment(encoding, concepts=["leaves"], min_score=0.95)) == 0
 
 
 def test_label_scene_from_masks_made_elsewhere():
