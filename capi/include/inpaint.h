@@ -386,7 +386,11 @@ INPAINT_API inpaint_status inpaint_run(const inpaint_model *model, const uint8_t
  * when preview_path is not NULL, a preview preview_long_side (which must then be > 0) pixels
  * long to preview_path. Each format follows its path's extension (.png, .jpg, .jpeg; others
  * are INVALID_ARGUMENT), so params->output_format is not used. Files are written atomically;
- * on any error no output file is left behind. out_timings (may be NULL) gets the stage times. */
+ * on any error no output file is left behind. Before any work, an output that is the same file
+ * as an input or as the other output is INVALID_ARGUMENT, one that names a device, directory
+ * or FIFO is IO; an input that is not a regular file is IO (never a blocked call). A full
+ * disk or a file size limit while writing is IO and leaves both paths as they were.
+ * out_timings (may be NULL) gets the stage times. */
 INPAINT_API inpaint_status inpaint_run_files(const inpaint_model *model, const char *image_path,
                                              const char *mask_path, const char *out_path,
                                              const char *preview_path,

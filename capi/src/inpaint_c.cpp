@@ -562,19 +562,16 @@ inpaint_status inpaint_run_files(const inpaint_model* model, const char* image_p
     } else {
       options.preview_long_side = 0;  // nobody would read it
     }
+    std::vector<inpaint::NamedPath> outputs = {{"out_path", out_path}};
+    if (preview_path) outputs.push_back({"preview_path", preview_path});
+    inpaint::check_output_paths({{"image_path", image_path}, {"mask_path", mask_path}}, outputs);
     std::vector<std::uint8_t> image = inpaint::read_file(image_path);
     std::vector<std::uint8_t> mask = inpaint::read_file(mask_path);
     inpaint::PipelineResult result =
         inpaint::run_pipeline(*model->model, image.data(), image.size(), mask.data(), mask.size(), options);
-    inpaint::write_file_atomic(out_path, result.encoded.data(), result.encoded.size());
-    if (preview_path) {
-      try {
-        inpaint::write_file_atomic(preview_path, result.preview.data(), result.preview.size());
-      } catch (...) {
-        std::remove(out_path);  // the promise is all or nothing
-        throw;
-      }
-    }
+    std::vector<inpaint::FileOutput> files = {{out_path, result.encoded.data(), result.encoded.size()}};
+    if (preview_path) files.push_back({preview_path, result.preview.data(), result.preview.size()});
+    inpaint::write_files_atomic(files);  // the promise is all or nothing
     if (out_timings) store_timings(result.times, out_timings);
   });
 }

@@ -1,5 +1,7 @@
 // The `inpaint` command-line tool: run the pipeline on files, list models, segment, encode and
 // label images, manage an encoding store, print the version.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,13 +20,37 @@
 
 namespace {
 
-// Ctrl-C cancels the run under way (RunControl::cancel only stores a lock-free atomic, which a
-// signal handler may do); a second Ctrl-C ends the process at once.
+// Ctrl-C or SIGTERM cancels the run under way (RunControl::cancel only stores a lock-free
+// atomic, which a signal handler may do); a second signal ends the process at once.
 inpaint::RunControl g_control;
+volatile std::sig_atomic_t g_stop_signal = SIGINT;  // which one stopped the run: exit 128 + it
 
-extern "C" void on_interrupt(int) {
+extern "C" void on_stop_signal(int signal) {
+  g_stop_signal = signal;
   g_control.cancel();
-  std::signal(SIGINT, SIG_DFL);
+  std::signal(signal, SIG_DFL);
+}
+
+void stop_on_signals() {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+// Writes the outputs with SIGINT and SIGTERM held back, so that even a second signal (which
+// ends the process) arrives only when every output is complete or none was written.
+void write_outputs(const std::vector<inpaint::FileOutput>& files) {
+  sigset_t stops, previous;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stops, &previous);
+  try {
+    inpaint::write_files_atomic(files);
+  } catch (...) {
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw;
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 struct RunArgs {
@@ -36,18 +62,8 @@ struct RunArgs {
   bool resize_mask = false, no_clean = false, json = false;
 };
 
-std::string directory_of(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-}
-
 // Fail before the expensive work when an output cannot be written.
-void check_writable(const std::string& path) {
-  std::string dir = directory_of(path);
-  if (::access(dir.c_str(), W_OK) != 0)
-    throw inpaint::Error(inpaint::ErrorCode::Io, "cannot write '" + path + "': directory '" + dir +
-                                                     "' does not exist or is not writable");
-}
+void check_writable(const std::string& name, const std::string& path) { inpaint::check_output_paths({}, {{name, path}}); }
 
 inpaint::Prompt prompt_for(const RunArgs& args) {
   inpaint::SceneLabels labels;
@@ -81,14 +97,19 @@ int run(const RunArgs& args) {
   if (!args.preview.empty()) {
     options.preview.format = inpaint::format_from_path(args.preview);
     options.preview_long_side = args.preview_size;
-    check_writable(args.preview);
   }
-  check_writable(args.out);
+  std::vector<inpaint::NamedPath> inputs = {{"--image", args.image}, {"--mask", args.mask}};
+  for (const auto& [name, path] : {std::pair{"--labels", &args.labels_file}, {"--prompt-table", &args.prompt_table},
+                                   {"--variants", &args.variants}})
+    if (!path->empty()) inputs.push_back({name, *path});
+  std::vector<inpaint::NamedPath> outputs = {{"--out", args.out}};
+  if (!args.preview.empty()) outputs.push_back({"--preview", args.preview});
+  inpaint::check_output_paths(inputs, outputs);
   inpaint::Prompt prompt = prompt_for(args);
   options.prompt = prompt.text;
   if (args.timeout > 0) g_control.set_timeout(std::chrono::milliseconds(std::llround(args.timeout * 1000)));
   options.control = &g_control;
-  std::signal(SIGINT, on_interrupt);
+  stop_on_signals();
 
   // --variant (or $MODEL_VARIANT) picks a spec from the variants file by its service-level name.
   std::string spec = args.model;
@@ -106,15 +127,9 @@ int run(const RunArgs& args) {
 
   // Outputs are written atomically, so a run stopped before this point leaves no file behind.
   g_control.check("before writing the output");
-  inpaint::write_file_atomic(args.out, result.encoded.data(), result.encoded.size());
-  if (!args.preview.empty()) {
-    try {
-      inpaint::write_file_atomic(args.preview, result.preview.data(), result.preview.size());
-    } catch (...) {
-      std::remove(args.out.c_str());  // all outputs or none
-      throw;
-    }
-  }
+  std::vector<inpaint::FileOutput> files = {{args.out, result.encoded.data(), result.encoded.size()}};
+  if (!args.preview.empty()) files.push_back({args.preview, result.preview.data(), result.preview.size()});
+  write_outputs(files);
   if (args.json) {
     const auto& t = result.times;
     nlohmann::json report = {
@@ -165,7 +180,7 @@ int store_ls(const StoreArgs& args) {
 int store_get(const StoreArgs& args) {
   auto store = inpaint::open_store(args.spec);
   inpaint::validate_encoding_id(args.id);
-  check_writable(args.out);
+  check_writable("--out", args.out);
   std::optional<inpaint::Encoding> encoding = store->get(args.id);
   if (!encoding) no_such_encoding(args, *store);
   inpaint::write_safetensors(args.out, *encoding);
@@ -217,7 +232,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--surface", args.surface, "Surface name for the prompt (grass, gravel, ...)")->excludes(labels);
   run_cmd->add_option("--prompt-table", args.prompt_table, "JSON file overriding the surface->prompt table");
   run_cmd->add_option("--min-confidence", args.min_confidence, "Labels below this confidence use the fallback prompt")
-      ->capture_default_str();
+      ->capture_default_str()->check(kFinite)->check(CLI::Range(0.0, 1.0));
   run_cmd->add_option("--strategy", args.strategy, "original|crop|resize|auto")->capture_default_str();
   auto* preview = run_cmd->add_option("--preview", args.preview, "Also write a preview (.jpg or .png)");
   run_cmd->add_option("--preview-size", args.preview_size, "Long side of the preview in pixels")
@@ -229,7 +244,7 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--resize-mask", args.resize_mask, "Scale a mask of another size to the image");
   run_cmd->add_flag("--no-clean", args.no_clean, "Only threshold the mask; no morphology or dilation");
   run_cmd->add_option("--timeout", args.timeout, "Give up after this many seconds (exit 1, no output); 0 = never")
-      ->capture_default_str()->check(CLI::Range(0.0, 31622400.0));
+      ->capture_default_str()->check(kFinite)->check(CLI::Range(0.0, 31622400.0));
   run_cmd->add_flag("--json", args.json, "Print one JSON object: prompt, model, strategy, timings");
 
   auto* models_cmd = app.add_subcommand("models", "List the registered models");
@@ -271,7 +286,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (segment_cmds.chosen()) {
-      std::signal(SIGINT, on_interrupt);
+      stop_on_signals();
       return run_segment_command(segment_cmds, segment_args, g_control);
     }
     if (*ls_cmd) return store_ls(store_args);
@@ -281,10 +296,13 @@ int main(int argc, char** argv) {
     return run(args);
   } catch (const inpaint::Error& e) {
     std::cerr << "inpaint: error: " << e.what() << std::endl;
-    if (e.code() == inpaint::ErrorCode::Cancelled) return 130;  // the shell's code for Ctrl-C
+    if (e.code() == inpaint::ErrorCode::Cancelled) return 128 + g_stop_signal;  // the shell's codes: 130 Ctrl-C, 143 SIGTERM
     // 2: the command line asks for something impossible; 1: the inputs or the system failed.
     bool usage = e.code() == inpaint::ErrorCode::InvalidArgument || e.code() == inpaint::ErrorCode::UnknownModel;
     return usage ? 2 : 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "inpaint: error: out of memory; lower --max-pixels or allow the process more memory" << std::endl;
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "inpaint: error: " << e.what() << std::endl;
     return 1;

@@ -106,6 +106,7 @@ nlohmann::json box_json(const inpaint::MaskBox& box) { return {box.x, box.y, box
 
 int segment(const SegmentArgs& args, inpaint::RunControl& control) {
   inpaint::format_from_path(args.out);  // a bad extension fails before the work
+  inpaint::check_output_paths({{"--image", args.image}}, {{"--out", args.out}});
   inpaint::SegmentPrompt prompt;
   for (const auto& p : args.points) prompt.points.push_back(parse_point(p));
   if (!args.box.empty()) prompt.box = parse_box(args.box);
@@ -162,6 +163,7 @@ int segment(const SegmentArgs& args, inpaint::RunControl& control) {
 int encode_command(const SegmentArgs& args, inpaint::RunControl& control) {
   if (args.store.empty() && args.encoding_out.empty())
     throw Error(ErrorCode::InvalidArgument, "encode needs --store or --out (or both)");
+  if (!args.encoding_out.empty()) inpaint::check_output_paths({{"--image", args.image}}, {{"--out", args.encoding_out}});
   auto segmenter = inpaint::create_segmenter(args.model);
   inpaint::Image image = load_rgb(args.image);
   inpaint::EncodeOutcome outcome;
@@ -251,17 +253,17 @@ SegmentCommands add_segment_commands(CLI::App& app, SegmentArgs& args) {
   c.segment->add_option("--out", args.out, "Output mask (.png or .jpg), 255 = object; concepts: all instances")->required();
   c.segment->add_flag("--multimask", args.multimask, "Write every candidate: OUT, OUT-1, OUT-2, ... (best first)");
   c.segment->add_option("--min-score", args.min_score, "Concept instances scoring below this are dropped")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()->check(kFinite)->check(CLI::Range(0.0, 1.0));
   c.encode->add_option("--out", args.encoding_out, "Also write the encoding to this .safetensors file");
   c.label->add_option("--mask", args.mask, "The object's mask (PNG or JPEG), 255 = object, thresholded at 127")->required();
   c.label->add_option("--ring", args.ring, "Width in pixels of the ground measured around the object")
       ->capture_default_str()->check(CLI::Range(1, 65536));
   c.label->add_option("--detail-ratio", args.detail_ratio, "A second surface this strong joins the detail phrase")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()->check(kFinite)->check(CLI::Range(0.0, 1.0));
   c.label->add_option("--min-coverage", args.min_coverage, "Below this share of the ring no surface is named")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()->check(kFinite)->check(CLI::Range(0.0, 1.0));
   c.label->add_option("--min-score", args.min_score, "Concept instances scoring below this are ignored")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()->check(kFinite)->check(CLI::Range(0.0, 1.0));
   return c;
 }
 

@@ -122,6 +122,18 @@ py::bytes to_bytes(const std::vector<std::uint8_t>& data) {
   return py::bytes(reinterpret_cast<const char*>(data.data()), data.size());
 }
 
+std::string utf8_text(const py::str& text, const char* name) {
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
+  if (!data) {
+    PyErr_Clear();
+    throw Error(ErrorCode::InvalidArgument, std::string(name) +
+                                                " is not valid text: it holds a code point that UTF-8 cannot encode "
+                                                "(a lone surrogate such as '\\udc80')");
+  }
+  return std::string(data, std::size_t(size));
+}
+
 ImageFormat format_from_name(const std::string& name) {
   if (name == "png") return ImageFormat::Png;
   if (name == "jpeg" || name == "jpg") return ImageFormat::Jpeg;

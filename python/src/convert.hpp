@@ -49,6 +49,10 @@ RunControl* cancel_token(const py::object& token, const char* function);
 
 py::bytes to_bytes(const std::vector<std::uint8_t>& data);
 
+// The UTF-8 text of a str. A str that has no UTF-8 form (a lone surrogate, as
+// os.fsdecode or a broken JSON decoder can produce) raises InvalidArgumentError naming `name`.
+std::string utf8_text(const py::str& text, const char* name);
+
 // "png" or "jpeg" (also "jpg"); anything else raises InvalidArgumentError.
 ImageFormat format_from_name(const std::string& name);
 // "opencv" or "tensor"; anything else raises InvalidArgumentError.

@@ -79,6 +79,10 @@ void bind_errors(py::module_& m) {
       if (pending) std::rethrow_exception(pending);
     } catch (const Error& error) {
       raise(error);
+    } catch (const py::cast_error& e) {
+      // A str that is not valid text (a lone surrogate) or an object of the wrong type, met
+      // while converting an argument inside a binding.
+      raise(Error(ErrorCode::InvalidArgument, std::string("an argument cannot be converted: ") + e.what()));
     } catch (const py::builtin_exception&) {
       throw;  // TypeError and friends raised on purpose by the bindings
     } catch (const py::error_already_set&) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -49,6 +50,12 @@ class KeywordReader {
     known_.push_back(name);
     if (!kwargs_.contains(name)) return false;
     py::object value = kwargs_[name];
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (py::isinstance<py::str>(value)) {
+        target = utf8_text(value, (function_ + "(): " + name).c_str());
+        return true;
+      }
+    }
     py::detail::make_caster<T> caster;
     if (!caster.load(value, /*convert=*/false))
       throw py::type_error(function_ + "(): " + name + " must be " + type_name<T>() + ", got " +

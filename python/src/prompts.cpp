@@ -17,8 +17,8 @@ namespace {
 // Labels arrive as the segmentation service stored them: a dict, its JSON text, or nothing.
 std::string labels_json(const py::object& labels) {
   if (labels.is_none()) return "null";
-  if (py::isinstance<py::str>(labels)) return labels.cast<std::string>();
-  if (py::isinstance<py::dict>(labels)) return py::module_::import("json").attr("dumps")(labels).cast<std::string>();
+  if (py::isinstance<py::str>(labels)) return utf8_text(labels, "labels");
+  if (py::isinstance<py::dict>(labels)) return utf8_text(py::module_::import("json").attr("dumps")(labels), "labels");
   throw py::type_error("labels must be a dict, a JSON string or None, got " +
                        std::string(py::str(labels.get_type().attr("__name__"))));
 }

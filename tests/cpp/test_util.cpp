@@ -30,6 +30,29 @@ std::vector<std::uint8_t> png_header_only(std::uint32_t width, std::uint32_t hei
   return out;
 }
 
+namespace {
+void put_chunk(std::vector<std::uint8_t>& out, const char* type, const std::vector<std::uint8_t>& data) {
+  put_be32(out, std::uint32_t(data.size()));
+  std::size_t type_at = out.size();
+  out.insert(out.end(), type, type + 4);
+  out.insert(out.end(), data.begin(), data.end());
+  put_be32(out, crc32(out.data() + type_at, out.size() - type_at));
+}
+}  // namespace
+
+std::vector<std::uint8_t> png_with_idat(std::uint32_t width, std::uint32_t height, std::uint8_t colour_type,
+                                        const std::vector<std::uint8_t>& idat) {
+  std::vector<std::uint8_t> out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  std::vector<std::uint8_t> ihdr;
+  put_be32(ihdr, width);
+  put_be32(ihdr, height);
+  for (std::uint8_t b : {std::uint8_t(8), colour_type, std::uint8_t(0), std::uint8_t(0), std::uint8_t(0)}) ihdr.push_back(b);
+  put_chunk(out, "IHDR", ihdr);
+  put_chunk(out, "IDAT", idat);
+  put_chunk(out, "IEND", {});
+  return out;
+}
+
 std::vector<std::uint8_t> with_exif_orientation(const std::vector<std::uint8_t>& jpeg, int orientation, bool le) {
   auto u16 = [&](std::vector<std::uint8_t>& v, unsigned x) {
     if (le) { v.push_back(std::uint8_t(x)); v.push_back(std::uint8_t(x >> 8)); }

@@ -56,6 +56,11 @@ inline void set(Image& img, int x, int y, std::uint8_t v) {
 // A PNG signature and IHDR chunk (valid CRC) claiming the given size, and nothing else.
 std::vector<std::uint8_t> png_header_only(std::uint32_t width, std::uint32_t height);
 
+// A PNG of the given size and colour type (0 grey, 2 RGB; 8 bits) whose one IDAT chunk holds
+// `idat` as it is (valid chunk CRCs), then IEND: for handing decoders broken zlib streams.
+std::vector<std::uint8_t> png_with_idat(std::uint32_t width, std::uint32_t height, std::uint8_t colour_type,
+                                        const std::vector<std::uint8_t>& idat);
+
 // JPEG bytes with an EXIF APP1 segment holding the orientation tag, inserted after SOI.
 std::vector<std::uint8_t> with_exif_orientation(const std::vector<std::uint8_t>& jpeg, int orientation, bool little_endian);
 

@@ -4,13 +4,13 @@ import os
 import struct
 import signal
 import subprocess
-import time
 import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from signals import wait_for_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(os.environ.get("INPAINT_CLI", ROOT / "build" / "bin" / "inpaint"))
@@ -182,7 +182,7 @@ def test_ctrl_c_cancels_and_leaves_no_output(tmp_path):
     args = ["run", "--image", image, "--mask", mask, "--out", tmp_path / "out.png",
             "--preview", tmp_path / "out_preview.jpg", "--model", "patchmatch:iterations=50", "--strategy", "original"]
     process = subprocess.Popen([str(CLI), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
+    wait_for_handler(process.pid, signal.SIGINT)
     assert process.poll() is None, "the run ended before the interrupt"
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)

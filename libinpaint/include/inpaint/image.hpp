@@ -60,9 +60,14 @@ enum class ImageFormat { Png, Jpeg };
 // The format a file name asks for (.png, .jpg, .jpeg; case-insensitive); throws for others.
 INPAINT_CXX_API ImageFormat format_from_path(const std::string& path);
 
+// The largest max_pixels accepted (2^40): anything above is almost always a negative number
+// that was converted to unsigned, and would mean "no limit" by accident.
+constexpr std::uint64_t kMaxPixelsCeiling = std::uint64_t(1) << 40;
+
 struct DecodeOptions {
-  // Refuse images whose header claims more pixels than this, before allocating. PNGs above
-  // 1 GiB of decoded pixels (about 350 MP of RGB) cannot be decoded whatever this says.
+  // Refuse images whose header claims more pixels than this, before allocating (at most
+  // kMaxPixelsCeiling). PNGs above 1 GiB of decoded pixels (about 350 MP of RGB) cannot be
+  // decoded whatever this says.
   std::uint64_t max_pixels = 100'000'000;
   // Rotate/flip JPEGs upright according to their EXIF orientation tag.
   bool apply_exif_orientation = true;
@@ -115,12 +120,39 @@ INPAINT_CXX_API int read_exif_orientation(const std::uint8_t* bytes, std::size_t
 // Resizes so that the long side is long_side pixels (area averaging down, cubic up).
 INPAINT_CXX_API Image resize_long_side(const ImageView& image, int long_side);
 
-// Reads a whole file; throws Error(Io) naming the path when it cannot.
+// Reads a whole regular file; throws Error(Io) naming the path when it cannot, also for a
+// directory, a FIFO, a socket or a device (which never blocks the call).
 INPAINT_CXX_API std::vector<std::uint8_t> read_file(const std::string& path);
+// Throws Error(Io) unless path names a regular file that can be opened for reading; for paths
+// handed to a reader that would block on a FIFO (model files, checksummed files).
+INPAINT_CXX_API void require_regular_file(const std::string& path);
 // Writes bytes to a temporary file beside path and renames it over path, so a reader never
 // sees a partial file and a failure leaves nothing behind. No fsync: the rename is atomic for
 // readers, not durable across a power cut (outputs can be made again; the store fsyncs).
+// Refuses (Error(Io)) to replace anything but a regular file: a device, a directory, a FIFO.
 INPAINT_CXX_API void write_file_atomic(const std::string& path, const std::uint8_t* bytes,
                                        std::size_t size);
+
+// One file of a set written together.
+struct FileOutput {
+  std::string path;
+  const std::uint8_t* bytes = nullptr;
+  std::size_t size = 0;
+};
+// Writes every file or none: all are written to temporary files beside their paths first and
+// renamed into place only once every one was written. A failure (a full disk, a file size
+// limit) removes the temporary files and leaves the paths as they were.
+INPAINT_CXX_API void write_files_atomic(const std::vector<FileOutput>& files);
+
+// A path with the name a caller knows it by ("--out", "out_path"), for messages.
+struct NamedPath {
+  std::string name;
+  std::string path;
+};
+// Checks, before any work, that writing the outputs destroys nothing: each output must be a
+// regular file or not exist yet (never a device, directory or FIFO: Error(Io)), its directory
+// writable (Error(Io)), and no output may be the same file as an input or another output (also
+// through another spelling, a link or a symbolic link: Error(InvalidArgument) naming both).
+INPAINT_CXX_API void check_output_paths(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs);
 
 }  // namespace inpaint

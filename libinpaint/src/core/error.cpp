@@ -1,5 +1,6 @@
 #include "inpaint/error.hpp"
 
+#include "core/text.hpp"
 #include "inpaint/version.hpp"
 
 namespace inpaint {
@@ -20,7 +21,10 @@ const char* error_code_name(ErrorCode code) noexcept {
   return "unknown";
 }
 
-Error::Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+// Messages often carry outside text (paths, keys, reasons from decoders): keep every one a
+// single printable line of valid UTF-8 (Python turns it into a str) and of bounded length.
+Error::Error(ErrorCode code, const std::string& message)
+    : std::runtime_error(detail::printable(message, 2000)), code_(code) {}
 
 const char* version() noexcept { return INPAINT_VERSION_STRING; }
 

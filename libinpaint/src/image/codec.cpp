@@ -62,6 +62,10 @@ struct Header {
 
 // Format and stored size from the header alone, checked against the pixel limit.
 Header read_header(const std::uint8_t* bytes, std::size_t size, const DecodeOptions& options) {
+  if (options.max_pixels > kMaxPixelsCeiling)
+    throw Error(ErrorCode::InvalidArgument, "max_pixels must be at most " + std::to_string(kMaxPixelsCeiling) +
+                                                ", got " + std::to_string(options.max_pixels) +
+                                                " (a negative number converted to unsigned?)");
   if (bytes == nullptr || size == 0) throw Error(ErrorCode::Decode, "image data is empty (0 bytes)");
   if (is_jpeg(bytes, size)) {
     TjHandle tj(false);
@@ -94,9 +98,18 @@ Header read_header(const std::uint8_t* bytes, std::size_t size, const DecodeOpti
   throw Error(ErrorCode::Decode, "not a PNG or JPEG image (unrecognised signature)");
 }
 
+// A photo that passed max_pixels can still need more memory than the process may take (a
+// container's limit, RLIMIT_AS): say so with the numbers instead of letting std::bad_alloc out.
+Error out_of_memory(const Header& header) {
+  std::uint64_t megabytes = std::uint64_t(header.width) * std::uint64_t(header.height) * 4 / 1000000 + 1;
+  return Error(ErrorCode::TooLarge, std::string(header.format == ImageFormat::Png ? "PNG" : "JPEG") + " of " +
+                                        std::to_string(header.width) + "x" + std::to_string(header.height) +
+                                        ": out of memory while decoding (about " + std::to_string(megabytes) +
+                                        " MB needed); lower max_pixels or allow the process more memory");
+}
+
 // Decoded pixels as stored: 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels.
-Image decode_raw(const std::uint8_t* bytes, std::size_t size, const DecodeOptions& options) {
-  Header header = read_header(bytes, size, options);
+Image decode_pixels(const Header& header, const std::uint8_t* bytes, std::size_t size) {
   if (header.format == ImageFormat::Jpeg) {
     TjHandle tj(false);
     Image out = Image::uninitialized(header.width, header.height, header.grey_jpeg ? 1 : 3);
@@ -108,9 +121,26 @@ Image decode_raw(const std::uint8_t* bytes, std::size_t size, const DecodeOption
     return out;
   }
   int width = 0, height = 0, channels = 0;
+  // stb keeps its last reason per thread and some failures (a reserved deflate block type) set
+  // none: clear it so that a reason is this call's or absent, never a stale or null string.
+  stbi__g_failure_reason = nullptr;
   stbi_uc* pixels = stbi_load_from_memory(bytes, int(size), &width, &height, &channels, 0);
-  if (!pixels) throw Error(ErrorCode::Decode, std::string("truncated or corrupt PNG: ") + stbi_failure_reason());
+  if (!pixels) {
+    const char* reason = stbi_failure_reason();
+    if (reason && std::strcmp(reason, "outofmem") == 0) throw out_of_memory(header);
+    throw Error(ErrorCode::Decode, std::string("truncated or corrupt PNG: ") +
+                                       (reason && *reason ? reason : "the compressed image data is invalid"));
+  }
   return Image::adopt(pixels, width, height, channels, [](std::uint8_t* p) { stbi_image_free(p); });
+}
+
+Image decode_raw(const std::uint8_t* bytes, std::size_t size, const DecodeOptions& options) {
+  Header header = read_header(bytes, size, options);
+  try {
+    return decode_pixels(header, bytes, size);
+  } catch (const std::bad_alloc&) {
+    throw out_of_memory(header);
+  }
 }
 
 }  // namespace

@@ -7,12 +7,14 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <climits>
+#include <cstdlib>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <random>
 
 #include "core/cv_bridge.hpp"
+#include "core/text.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/image.hpp"
 
@@ -121,42 +123,169 @@ Image resize_long_side(const ImageView& image, int long_side) {
   return out;
 }
 
-std::vector<std::uint8_t> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error(ErrorCode::Io, "cannot read '" + path + "': " + std::strerror(errno));
-  std::streamoff size = in.tellg();
-  if (size < 0) throw Error(ErrorCode::Io, "cannot read '" + path + "': not a regular file");
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.seekg(0);
-  if (size && !in.read(reinterpret_cast<char*>(bytes.data()), size))
-    throw Error(ErrorCode::Io, "cannot read '" + path + "': read failed");
-  return bytes;
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a regular file";
 }
 
-void write_file_atomic(const std::string& path, const std::uint8_t* bytes, std::size_t size) {
+// Opens path for reading without ever blocking (O_NONBLOCK: a FIFO with no writer would wait
+// forever) and refuses anything but a regular file.
+int open_regular(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) throw Error(ErrorCode::Io, "cannot read " + detail::quoted(path, 300) + ": " + errno_text(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw Error(ErrorCode::Io, "cannot read " + detail::quoted(path, 300) + ": " + errno_text(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(ErrorCode::Io, "cannot read " + detail::quoted(path, 300) + ": it is " + file_kind(st.st_mode) +
+                                   ", not a regular file");
+  }
+  return fd;
+}
+
+// The path in a form that names one file however it was spelt: the real path of its
+// directory plus its name (the file itself may not exist yet).
+std::string canonical_path(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  char resolved[PATH_MAX];
+  if (!::realpath(dir.c_str(), resolved)) return path;
+  return std::string(resolved) + "/" + name;
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  if (::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  return canonical_path(a) == canonical_path(b);
+}
+
+void check_replaceable(const NamedPath& output) {
+  struct stat st {};
+  if (::stat(output.path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    throw Error(ErrorCode::Io, output.name + " " + detail::quoted(output.path, 300) + " is " + file_kind(st.st_mode) +
+                                   ": refusing to replace it with a file");
+}
+
+std::string temp_path_beside(const std::string& path) {
   static std::atomic<unsigned> counter{0};
   std::random_device entropy;
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
-                    "-" + std::to_string(entropy());
+  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + std::to_string(entropy());
+}
+
+// Writes bytes to a new temporary file beside path and returns its name; on failure nothing is
+// left behind.
+std::string write_temp(const std::string& path, const std::uint8_t* bytes, std::size_t size) {
+  check_replaceable({"output", path});
+  std::string tmp = temp_path_beside(path);
   // 0666 so the umask decides the permissions, as for any newly created file.
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd < 0) throw Error(ErrorCode::Io, "cannot write '" + path + "': " + std::strerror(errno));
+  if (fd < 0) throw Error(ErrorCode::Io, "cannot write " + detail::quoted(path, 300) + ": " + errno_text(errno));
   std::size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::write(fd, bytes + done, size - done);
+  int err = 0;
+  while (done < size && !err) {
+    ssize_t n = ::write(fd, bytes + done, std::min<std::size_t>(size - done, std::size_t(1) << 30));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) err = n == 0 ? EIO : errno;  // write() returning 0 sets no errno
+    else done += std::size_t(n);
+  }
+  if (::close(fd) != 0 && !err) err = errno;
+  if (err) {
+    ::unlink(tmp.c_str());
+    throw Error(ErrorCode::Io, "cannot write " + detail::quoted(path, 300) + ": " + errno_text(err) +
+                                   " (nothing was written)");
+  }
+  return tmp;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> read_file(const std::string& path) {
+  int fd = open_regular(path);
+  struct stat st {};
+  ::fstat(fd, &st);
+  std::vector<std::uint8_t> bytes;
+  try {
+    bytes.resize(static_cast<std::size_t>(st.st_size));
+  } catch (const std::bad_alloc&) {
+    ::close(fd);
+    throw Error(ErrorCode::TooLarge, "cannot read " + detail::quoted(path, 300) + ": out of memory for its " +
+                                         std::to_string(st.st_size) + " bytes");
+  }
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      int err = n == 0 ? EIO : errno;  // write() returning 0 sets no errno
+      int err = n == 0 ? 0 : errno;
       ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error(ErrorCode::Io, "cannot write '" + path + "': " + std::strerror(err));
+      throw Error(ErrorCode::Io, "cannot read " + detail::quoted(path, 300) + ": " +
+                                     (err ? errno_text(err) : std::string("it shrank while being read")));
     }
     done += std::size_t(n);
   }
-  if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error(ErrorCode::Io, "cannot write '" + path + "': " + std::strerror(err));
+  ::close(fd);
+  return bytes;
+}
+
+void require_regular_file(const std::string& path) { ::close(open_regular(path)); }
+
+void write_file_atomic(const std::string& path, const std::uint8_t* bytes, std::size_t size) {
+  write_files_atomic({{path, bytes, size}});
+}
+
+void write_files_atomic(const std::vector<FileOutput>& files) {
+  std::vector<std::string> temps;
+  auto remove_temps = [&] {
+    for (const std::string& tmp : temps) ::unlink(tmp.c_str());
+  };
+  try {
+    for (const FileOutput& file : files) temps.push_back(write_temp(file.path, file.bytes, file.size));
+  } catch (...) {
+    remove_temps();
+    throw;
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (::rename(temps[i].c_str(), files[i].path.c_str()) != 0) {
+      int err = errno;
+      // The ones already renamed cannot be put back; remove them so that none of the set is left.
+      for (std::size_t k = 0; k < i; ++k) ::unlink(files[k].path.c_str());
+      for (std::size_t k = i; k < temps.size(); ++k) ::unlink(temps[k].c_str());
+      throw Error(ErrorCode::Io, "cannot write " + detail::quoted(files[i].path, 300) + ": " + errno_text(err));
+    }
+  }
+}
+
+void check_output_paths(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs) {
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const NamedPath& out = outputs[i];
+    check_replaceable(out);
+    for (const NamedPath& in : inputs)
+      if (same_file(out.path, in.path))
+        throw Error(ErrorCode::InvalidArgument, out.name + " " + detail::quoted(out.path, 300) + " is the same file as " +
+                                                    in.name + ": writing it would destroy the input");
+    for (std::size_t k = 0; k < i; ++k)
+      if (same_file(out.path, outputs[k].path))
+        throw Error(ErrorCode::InvalidArgument, out.name + " " + detail::quoted(out.path, 300) + " is the same file as " +
+                                                    outputs[k].name + ": one would overwrite the other");
+    auto slash = out.path.find_last_of('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : out.path.substr(0, slash);
+    if (::access(dir.c_str(), W_OK) != 0)
+      throw Error(ErrorCode::Io, "cannot write " + out.name + " " + detail::quoted(out.path, 300) + ": directory " +
+                                     detail::quoted(dir, 300) + " does not exist or is not writable");
   }
 }
 

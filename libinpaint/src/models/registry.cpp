@@ -4,6 +4,7 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "core/text.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/model.hpp"
 #include "models/builtin.hpp"
@@ -66,7 +67,7 @@ ModelSpec ModelSpec::parse(const std::string& text) {
   auto colon = text.find(':');
   spec.name = text.substr(0, colon);
   if (!valid_name(spec.name))
-    throw Error(ErrorCode::Parse, "model spec '" + text + "': the name must be [a-z0-9_-]+");
+    throw Error(ErrorCode::Parse, "model spec " + detail::quoted(text) + ": the name must be [a-z0-9_-]+");
   if (colon == std::string::npos) return spec;
   std::string rest = text.substr(colon + 1);
   std::size_t pos = 0;
@@ -75,10 +76,10 @@ ModelSpec ModelSpec::parse(const std::string& text) {
     std::string item = rest.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     auto eq = item.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
-      throw Error(ErrorCode::Parse, "model spec '" + text + "': expected key=value, got '" + item + "'");
+      throw Error(ErrorCode::Parse, "model spec " + detail::quoted(text) + ": expected key=value, got " + detail::quoted(item));
     std::string key = item.substr(0, eq);
     if (!spec.params.emplace(key, item.substr(eq + 1)).second)
-      throw Error(ErrorCode::Parse, "model spec '" + text + "': key '" + key + "' given twice");
+      throw Error(ErrorCode::Parse, "model spec " + detail::quoted(text) + ": key " + detail::quoted(key) + " given twice");
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
@@ -106,8 +107,8 @@ std::string SpecReader::get_string(const std::string& key, const std::string& fa
 int SpecReader::get_int(const std::string& key, int fallback, int min_value, int max_value) {
   double value = get_double(key, fallback, min_value, max_value);
   if (value != std::floor(value))
-    throw Error(ErrorCode::InvalidArgument, "model '" + spec_.name + "': " + key + " must be an integer, got '" +
-                                                spec_.params.at(key) + "'");
+    throw Error(ErrorCode::InvalidArgument, "model " + detail::quoted(spec_.name) + ": " + key + " must be an integer, got " +
+                                                detail::quoted(spec_.params.at(key)));
   return int(value);
 }
 
@@ -119,21 +120,21 @@ double SpecReader::get_double(const std::string& key, double fallback, double mi
   std::size_t used = 0;
   try { value = std::stod(it->second, &used); } catch (const std::exception&) { used = 0; }
   if (used != it->second.size())
-    throw Error(ErrorCode::InvalidArgument, "model '" + spec_.name + "': " + key + " must be a number, got '" + it->second + "'");
+    throw Error(ErrorCode::InvalidArgument, "model " + detail::quoted(spec_.name) + ": " + key + " must be a number, got " + detail::quoted(it->second));
   if (!(value >= min_value && value <= max_value))
-    throw Error(ErrorCode::InvalidArgument, "model '" + spec_.name + "': " + key + " must be within " +
-                                                std::to_string(min_value) + ".." + std::to_string(max_value) + ", got " + it->second);
+    throw Error(ErrorCode::InvalidArgument, "model " + detail::quoted(spec_.name) + ": " + key + " must be within " +
+                                                std::to_string(min_value) + ".." + std::to_string(max_value) + ", got " + detail::quoted(it->second));
   return value;
 }
 
 void SpecReader::finish() const {
   std::string unknown;
   for (const auto& [key, value] : spec_.params)
-    if (std::find(read_.begin(), read_.end(), key) == read_.end()) unknown += (unknown.empty() ? "" : ", ") + key;
+    if (std::find(read_.begin(), read_.end(), key) == read_.end()) unknown += (unknown.empty() ? "" : ", ") + detail::printable(key, 60);
   if (unknown.empty()) return;
   std::string known;
   for (const auto& key : read_) known += (known.empty() ? "" : ", ") + key;
-  throw Error(ErrorCode::InvalidArgument, "model '" + spec_.name + "': unknown parameter(s) " + unknown +
+  throw Error(ErrorCode::InvalidArgument, "model " + detail::quoted(spec_.name) + ": unknown parameter(s) " + unknown +
                                               (known.empty() ? " (it takes none)" : " (it takes " + known + ")"));
 }
 
@@ -146,11 +147,11 @@ Registry::Registry() : impl_(std::make_unique<Impl>()) {}
 Registry::~Registry() = default;
 
 void Registry::add(const std::string& name, const std::string& description, ModelFactory factory) {
-  if (!valid_name(name)) throw Error(ErrorCode::InvalidArgument, "model name '" + name + "' must be [a-z0-9_-]+");
-  if (!factory) throw Error(ErrorCode::InvalidArgument, "model '" + name + "': factory is empty");
+  if (!valid_name(name)) throw Error(ErrorCode::InvalidArgument, "model name " + detail::quoted(name) + " must be [a-z0-9_-]+");
+  if (!factory) throw Error(ErrorCode::InvalidArgument, "model " + detail::quoted(name) + ": factory is empty");
   std::unique_lock lock(impl_->mutex);
   if (!impl_->entries.emplace(name, std::make_pair(description, std::move(factory))).second)
-    throw Error(ErrorCode::InvalidArgument, "model '" + name + "' is already registered");
+    throw Error(ErrorCode::InvalidArgument, "model " + detail::quoted(name) + " is already registered");
 }
 
 bool Registry::contains(const std::string& name) const {
@@ -174,12 +175,12 @@ std::unique_ptr<InpaintModel> Registry::create(const std::string& text) const {
     if (it == impl_->entries.end()) {
       std::string known;
       for (const auto& [name, entry] : impl_->entries) known += (known.empty() ? "" : ", ") + name;
-      throw Error(ErrorCode::UnknownModel, "unknown model '" + spec.name + "' (registered: " + known + ")");
+      throw Error(ErrorCode::UnknownModel, "unknown model " + detail::quoted(spec.name) + " (registered: " + known + ")");
     }
     factory = it->second.second;
   }
   auto model = factory(spec);
-  if (!model) throw Error(ErrorCode::Internal, "model '" + spec.name + "': factory returned nothing");
+  if (!model) throw Error(ErrorCode::Internal, "model " + detail::quoted(spec.name) + ": factory returned nothing");
   return model;
 }
 

@@ -67,9 +67,11 @@ torch::Device resolve_device(const std::string& name, const std::string& who) {
 }
 
 torch::jit::Module load_module(const std::string& path, const torch::Device& device, const std::string& who) {
-  std::ifstream probe(path, std::ios::binary);
-  if (!probe) throw Error(ErrorCode::Io, who + ": cannot read model file '" + path + "'");
-  probe.close();
+  try {
+    require_regular_file(path);  // torch::jit::load would wait forever on a FIFO
+  } catch (const Error& e) {
+    throw Error(e.code(), who + ": model file: " + e.what());
+  }
   torch::jit::Module module;
   try {
     module = torch::jit::load(path, device);

@@ -2,6 +2,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
+#include "core/text.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/image.hpp"
 #include "inpaint/model.hpp"
@@ -9,23 +11,18 @@
 namespace inpaint {
 
 ModelVariants ModelVariants::from_json(const std::string& text, const std::string& origin) {
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::Parse, "model variants " + origin + ": " + e.what());
-  }
+  nlohmann::json doc = detail::parse_json(text, "model variants " + origin);
   if (!doc.is_object())
     throw Error(ErrorCode::Parse, "model variants " + origin + ": expected an object of name -> spec string");
   ModelVariants variants;
   for (const auto& [name, value] : doc.items()) {
     if (!value.is_string())
-      throw Error(ErrorCode::Parse, "model variants " + origin + ": '" + name + "' must map to a spec string");
+      throw Error(ErrorCode::Parse, "model variants " + origin + ": " + detail::quoted(name) + " must map to a spec string");
     std::string spec = value.get<std::string>();
     try {
       ModelSpec::parse(spec);  // a typo is reported when the file is read, not on first use
     } catch (const Error& e) {
-      throw Error(ErrorCode::Parse, "model variants " + origin + ": '" + name + "': " + e.what());
+      throw Error(ErrorCode::Parse, "model variants " + origin + ": " + detail::quoted(name) + ": " + e.what());
     }
     variants.specs_.emplace(name, std::move(spec));
   }
@@ -34,7 +31,7 @@ ModelVariants ModelVariants::from_json(const std::string& text, const std::strin
 
 ModelVariants ModelVariants::from_file(const std::string& path) {
   auto bytes = read_file(path);
-  return from_json(std::string(bytes.begin(), bytes.end()), "'" + path + "'");
+  return from_json(std::string(bytes.begin(), bytes.end()), detail::quoted(path, 300));
 }
 
 const std::string& ModelVariants::spec(const std::string& name) const {
@@ -43,7 +40,7 @@ const std::string& ModelVariants::spec(const std::string& name) const {
   std::string known;
   for (const auto& [n, s] : specs_) known += (known.empty() ? "" : ", ") + n;
   throw Error(ErrorCode::UnknownModel,
-              "unknown model variant '" + name + "' (known: " + (known.empty() ? "none" : known) + ")");
+              "unknown model variant " + detail::quoted(name) + " (known: " + (known.empty() ? "none" : known) + ")");
 }
 
 std::vector<std::string> ModelVariants::names() const {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <future>
+#include <system_error>
 #include <opencv2/imgproc.hpp>
 
 #include "core/cv_bridge.hpp"
@@ -60,6 +61,8 @@ Image run_model(const InpaintModel& model, const ImageView& image, const ImageVi
     fill = model.inpaint(request);
   } catch (const Error&) {
     throw;
+  } catch (const std::bad_alloc&) {
+    throw;  // named with the photo's size by the caller
   } catch (const std::exception& e) {  // a dependency's exception must not escape untyped
     throw Error(ErrorCode::Internal, "model '" + model.spec() + "' failed: " + e.what());
   }
@@ -69,6 +72,29 @@ Image run_model(const InpaintModel& model, const ImageView& image, const ImageVi
                                          " image for a " + std::to_string(image.width) + "x" +
                                          std::to_string(image.height) + " input");
   return fill;
+}
+
+// A photo within max_pixels can still need more memory than the process may have (a container
+// limit, RLIMIT_AS). std::bad_alloc and OpenCV's out-of-memory error become one clear TooLarge.
+template <typename Work>
+auto translating_out_of_memory(int width, int height, Work&& work) {
+  auto fail = [&] {
+    return Error(ErrorCode::TooLarge, "out of memory while filling a " + std::to_string(width) + "x" +
+                                          std::to_string(height) +
+                                          " photo; lower max_pixels or allow the process more memory");
+  };
+  try {
+    return work();
+  } catch (const std::bad_alloc&) {
+    throw fail();
+  } catch (const std::system_error& e) {
+    // No memory left for a worker thread's stack.
+    if (e.code() == std::errc::resource_unavailable_try_again) throw fail();
+    throw Error(ErrorCode::Internal, std::string("system error: ") + e.what());
+  } catch (const cv::Exception& e) {
+    if (e.code == cv::Error::StsNoMem) throw fail();
+    throw Error(ErrorCode::Internal, std::string("OpenCV: ") + e.what());
+  }
 }
 
 ImageView sub_view(const ImageView& v, const cv::Rect& r) {
@@ -198,22 +224,24 @@ PipelineResult fill_image(const InpaintModel& model, const ImageView& rgb, const
   validate(options);
   check_rgb(rgb);
   check_run(options.control, "before the fill");
-  detail::Stopwatch clock;
-  PipelineResult result;
-  result.image = Image::copy_of(rgb);
-  double copy_ms = clock.lap();
-  fill_prepared(model, result.image, prepare_mask(mask, {rgb.width, rgb.height}, options), options, result);
-  result.times.mask += copy_ms;
-  result.times.total = copy_ms + clock.lap();
-  return result;
+  return translating_out_of_memory(rgb.width, rgb.height, [&] {
+    detail::Stopwatch clock;
+    PipelineResult result;
+    result.image = Image::copy_of(rgb);
+    double copy_ms = clock.lap();
+    fill_prepared(model, result.image, prepare_mask(mask, {rgb.width, rgb.height}, options), options, result);
+    result.times.mask += copy_ms;
+    result.times.total = copy_ms + clock.lap();
+    return result;
+  });
 }
 
-PipelineResult run_pipeline(const InpaintModel& model, const std::uint8_t* image, std::size_t image_size,
-                            const std::uint8_t* mask, std::size_t mask_size, const PipelineOptions& options) {
-  validate(options);
-  detail::Stopwatch total;
+namespace {
+
+PipelineResult decode_fill_encode(const InpaintModel& model, const std::uint8_t* image, std::size_t image_size,
+                                  const std::uint8_t* mask, std::size_t mask_size, const PipelineOptions& options,
+                                  const ImageInfo& info, detail::Stopwatch& total) {
   detail::Stopwatch clock;
-  ImageInfo info = probe_image(image, image_size, options.decode);  // a bad header fails before any work
   const cv::Size frame(info.width, info.height);
   // The mask is decoded, checked and cleaned on the second core while the photo decodes here.
   auto mask_future = std::async(std::launch::async, [&] {
@@ -276,6 +304,18 @@ PipelineResult run_pipeline(const InpaintModel& model, const std::uint8_t* image
   result.times.encode = clock.lap();
   result.times.total = total.lap();
   return result;
+}
+
+}  // namespace
+
+PipelineResult run_pipeline(const InpaintModel& model, const std::uint8_t* image, std::size_t image_size,
+                            const std::uint8_t* mask, std::size_t mask_size, const PipelineOptions& options) {
+  validate(options);
+  detail::Stopwatch total;
+  ImageInfo info = probe_image(image, image_size, options.decode);  // a bad header fails before any work
+  return translating_out_of_memory(info.width, info.height, [&] {
+    return decode_fill_encode(model, image, image_size, mask, mask_size, options, info, total);
+  });
 }
 
 }  // namespace inpaint

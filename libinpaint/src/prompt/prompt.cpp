@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
+#include "core/text.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/image.hpp"
 #include "inpaint/prompt.hpp"
@@ -12,14 +14,6 @@ namespace inpaint {
 namespace {
 
 using nlohmann::json;
-
-json parse_json(const std::string& text, const std::string& what) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw Error(ErrorCode::Parse, what + " is not valid JSON: " + e.what());
-  }
-}
 
 std::string string_field(const json& object, const char* key, const std::string& what) {
   auto it = object.find(key);
@@ -38,7 +32,7 @@ std::string lower_trimmed(std::string s) {
 }  // namespace
 
 SceneLabels parse_scene_labels(const std::string& text) {
-  json j = parse_json(text, "scene labels");
+  json j = detail::parse_json(text, "scene labels");
   SceneLabels labels;
   if (j.is_null()) return labels;
   if (!j.is_object()) throw Error(ErrorCode::Parse, "scene labels must be a JSON object or null");
@@ -48,7 +42,11 @@ SceneLabels parse_scene_labels(const std::string& text) {
   auto confidence = j.find("confidence");
   if (confidence != j.end() && !confidence->is_null()) {
     if (!confidence->is_number()) throw Error(ErrorCode::Parse, "scene labels: \"confidence\" must be a number");
-    labels.confidence = confidence->get<double>();
+    double value = confidence->get<double>();
+    // A labeller's score is a share: anything else is a broken labeller, not a confident one.
+    if (!(value >= 0 && value <= 1))
+      throw Error(ErrorCode::Parse, "scene labels: \"confidence\" must be within 0..1, got " + confidence->dump());
+    labels.confidence = value;
   }
   return labels;
 }
@@ -70,7 +68,7 @@ PromptTable PromptTable::builtin() {
 }
 
 PromptTable PromptTable::from_json(const std::string& text) {
-  json j = parse_json(text, "prompt table");
+  json j = detail::parse_json(text, "prompt table");
   if (!j.is_object()) throw Error(ErrorCode::Parse, "prompt table must be a JSON object");
   PromptTable table = builtin();
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -82,11 +80,11 @@ PromptTable PromptTable::from_json(const std::string& text) {
       if (!it->is_object()) throw Error(ErrorCode::Parse, "prompt table: \"surfaces\" must be an object");
       for (auto s = it->begin(); s != it->end(); ++s) {
         if (!s->is_string() || s->get<std::string>().empty())
-          throw Error(ErrorCode::Parse, "prompt table: surface \"" + s.key() + "\" must map to a non-empty string");
+          throw Error(ErrorCode::Parse, "prompt table: surface " + detail::quoted(s.key()) + " must map to a non-empty string");
         table.surfaces[lower_trimmed(s.key())] = s->get<std::string>();
       }
     } else {
-      throw Error(ErrorCode::Parse, "prompt table: unknown key \"" + it.key() + "\" (expected surfaces, fallback)");
+      throw Error(ErrorCode::Parse, "prompt table: unknown key " + detail::quoted(it.key()) + " (expected surfaces, fallback)");
     }
   }
   return table;
@@ -94,7 +92,11 @@ PromptTable PromptTable::from_json(const std::string& text) {
 
 PromptTable PromptTable::from_json_file(const std::string& path) {
   auto bytes = read_file(path);
-  return from_json(std::string(bytes.begin(), bytes.end()));
+  try {
+    return from_json(std::string(bytes.begin(), bytes.end()));
+  } catch (const Error& e) {
+    throw Error(e.code(), "prompt table file " + detail::quoted(path, 300) + ": " + e.what());
+  }
 }
 
 Prompt build_prompt(const SceneLabels& labels, const PromptTable& table, const PromptOptions& options) {

@@ -8,6 +8,7 @@
 
 #include "inpaint/encoding.hpp"
 #include "inpaint/error.hpp"
+#include "inpaint/image.hpp"
 #include "store/sha256.hpp"
 
 namespace inpaint {
@@ -42,6 +43,7 @@ std::string detail::sha256_of_files(const std::vector<std::string>& paths) {
   Sha256 sha;
   std::vector<char> buffer(std::size_t(1) << 20);
   for (const std::string& path : paths) {
+    require_regular_file(path);  // a FIFO would block the read below forever
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(ErrorCode::Io, "cannot read '" + path + "' to checksum it");
     while (in) {

@@ -16,6 +16,8 @@
 #include <random>
 #include <set>
 
+#include "core/json.hpp"
+#include "core/text.hpp"
 #include "inpaint/error.hpp"
 
 namespace inpaint {
@@ -54,17 +56,30 @@ json metadata_json(const EncodingMetadata& m) {
   return j;
 }
 
-std::int64_t metadata_integer(const std::string& key, const std::string& value) {
+// A decimal integer within [low, high]: a value that does not fit is refused, not wrapped.
+std::int64_t metadata_integer(const std::string& key, const std::string& value, std::int64_t low, std::int64_t high) {
   std::size_t used = 0;
   long long number = 0;
+  bool fits = true;
   try {
     number = std::stoll(value, &used);
+  } catch (const std::out_of_range&) {
+    fits = false;
+    used = value.size();
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != value.size()) malformed("__metadata__." + key + " must be an integer, got '" + value + "'");
+  if (used == 0 || used != value.size())
+    malformed("__metadata__." + detail::printable(key, 100) + " must be an integer, got " + detail::quoted(value));
+  if (!fits || number < low || number > high)
+    malformed("__metadata__." + detail::printable(key, 100) + " = " + detail::printable(value, 100) + " is outside " +
+              std::to_string(low) + ".." + std::to_string(high));
   return number;
 }
+
+constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
+constexpr std::int64_t kInt64Min = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 
 EncodingMetadata metadata_from(const std::map<std::string, std::string>& pairs) {
   EncodingMetadata m;
@@ -75,10 +90,10 @@ EncodingMetadata metadata_from(const std::map<std::string, std::string>& pairs) 
     else if (key == kPreprocessing) m.preprocessing = value;
     else if (key == kDtype) m.dtype = value;
     else if (key == kImageSha) m.image_sha256 = value;
-    else if (key == kWidth) m.original_width = int(metadata_integer(key, value));
-    else if (key == kHeight) m.original_height = int(metadata_integer(key, value));
-    else if (key == kCreatedAt) m.created_at = metadata_integer(key, value);
-    else if (key == kFormatVersion) m.format_version = int(metadata_integer(key, value));
+    else if (key == kWidth) m.original_width = int(metadata_integer(key, value, 0, kIntMax));
+    else if (key == kHeight) m.original_height = int(metadata_integer(key, value, 0, kIntMax));
+    else if (key == kCreatedAt) m.created_at = metadata_integer(key, value, kInt64Min, kInt64Max);
+    else if (key == kFormatVersion) m.format_version = int(metadata_integer(key, value, 0, kIntMax));
     else m.extra[key] = value;
   }
   return m;
@@ -89,28 +104,6 @@ void check_tensor_name(const std::string& name) {
   if (name == "__metadata__") throw Error(ErrorCode::InvalidArgument, "safetensors: '__metadata__' is reserved, not a tensor name");
 }
 
-// JSON with duplicate keys is refused (nlohmann would keep the last one silently).
-json parse_header_json(const char* text, std::size_t size) {
-  std::vector<std::set<std::string>> open_objects;
-  std::string duplicate;
-  auto callback = [&](int, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::object_start) open_objects.emplace_back();
-    else if (event == json::parse_event_t::object_end) open_objects.pop_back();
-    else if (event == json::parse_event_t::key && !open_objects.back().insert(parsed.get<std::string>()).second &&
-             duplicate.empty())
-      duplicate = parsed.get<std::string>();
-    return true;
-  };
-  json header;
-  try {
-    header = json::parse(text, text + size, callback);
-  } catch (const json::exception& e) {
-    malformed(std::string("header is not valid UTF-8 JSON: ") + e.what());
-  }
-  if (!duplicate.empty()) malformed("header has the key '" + duplicate + "' twice");
-  return header;
-}
-
 struct Entry {
   std::string name;
   DType dtype;
@@ -119,7 +112,8 @@ struct Entry {
 };
 
 Entry parse_entry(const std::string& name, const json& info) {
-  auto bad = [&](const std::string& rule) { malformed("tensor '" + name + "': " + rule); };
+  auto bad = [&](const std::string& rule) { malformed("tensor " + detail::quoted(name) + ": " + rule); };
+  auto text = [](const json& value) { return detail::printable(value.dump(), 100); };
   if (!info.is_object()) bad("entry must be an object with dtype, shape and data_offsets");
   for (const char* field : {"dtype", "shape", "data_offsets"})
     if (!info.contains(field)) bad(std::string("missing '") + field + "'");
@@ -134,15 +128,15 @@ Entry parse_entry(const std::string& name, const json& info) {
   if (!shape.is_array()) bad("shape must be an array");
   for (const json& dim : shape) {
     if (!dim.is_number_unsigned() || dim.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max()))
-      bad("shape " + shape.dump() + " must hold non-negative integers");
+      bad("shape " + text(shape) + " must hold non-negative integers");
     e.shape.push_back(dim.get<std::int64_t>());
   }
   const json& offsets = info["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
-    bad("data_offsets must be [begin, end] with non-negative integers, got " + offsets.dump());
+    bad("data_offsets must be [begin, end] with non-negative integers, got " + text(offsets));
   e.begin = offsets[0].get<std::uint64_t>();
   e.end = offsets[1].get<std::uint64_t>();
-  if (e.end < e.begin) bad("data_offsets " + offsets.dump() + " end before they begin");
+  if (e.end < e.begin) bad("data_offsets " + text(offsets) + " end before they begin");
   std::size_t expected = 0;
   try {
     expected = HostTensor::byte_size(e.dtype, e.shape);
@@ -150,7 +144,7 @@ Entry parse_entry(const std::string& name, const json& info) {
     bad("shape " + shape_text(e.shape) + " of " + dtype_name(e.dtype) + " overflows 64 bits");
   }
   if (e.end - e.begin != expected)
-    bad("data_offsets " + offsets.dump() + " span " + std::to_string(e.end - e.begin) + " bytes but shape " +
+    bad("data_offsets " + text(offsets) + " span " + std::to_string(e.end - e.begin) + " bytes but shape " +
         shape_text(e.shape) + " of " + dtype_name(e.dtype) + " needs " + std::to_string(expected));
   return e;
 }
@@ -307,7 +301,9 @@ Encoding parse_safetensors(const std::uint8_t* bytes, std::size_t size, std::sha
     malformed("header length " + std::to_string(n) + " points past the end of the " + std::to_string(size) + "-byte file");
   const char* text = reinterpret_cast<const char*>(bytes + 8);
   if (n == 0 || text[0] != '{') malformed("header must be a JSON object starting with '{'");
-  json header = parse_header_json(text, std::size_t(n));
+  // Duplicate keys, a NUL byte (the reference rejects bytes after the JSON) and deep nesting are
+  // refused by parse_json.
+  json header = detail::parse_json(std::string_view(text, std::size_t(n)), "safetensors: the header", ErrorCode::Decode);
   if (!header.is_object()) malformed("header must be a JSON object");
 
   Encoding encoding;
@@ -317,7 +313,8 @@ Encoding parse_safetensors(const std::uint8_t* bytes, std::size_t size, std::sha
       if (!it.value().is_object()) malformed("__metadata__ must be an object of strings");
       std::map<std::string, std::string> pairs;
       for (auto m = it.value().begin(); m != it.value().end(); ++m) {
-        if (!m.value().is_string()) malformed("__metadata__." + m.key() + " must be a string, got " + m.value().dump());
+        if (!m.value().is_string()) malformed("__metadata__." + detail::printable(m.key(), 100) + " must be a string, got " +
+                    detail::printable(m.value().dump(), 100));
         pairs[m.key()] = m.value().get<std::string>();
       }
       encoding.metadata = metadata_from(pairs);
@@ -333,7 +330,7 @@ Encoding parse_safetensors(const std::uint8_t* bytes, std::size_t size, std::sha
   std::uint64_t expected_begin = 0;
   for (const Entry& e : entries) {
     if (e.begin != expected_begin)
-      malformed("tensor '" + e.name + "': data_offsets begin at " + std::to_string(e.begin) + ", expected " +
+      malformed("tensor " + detail::quoted(e.name) + ": data_offsets begin at " + std::to_string(e.begin) + ", expected " +
                 std::to_string(expected_begin) + (e.begin > expected_begin ? " (a hole before it)" : " (it overlaps the previous tensor)"));
     expected_begin = e.end;
   }

@@ -3,6 +3,7 @@
 #include <limits>
 #include <map>
 
+#include "core/text.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/store.hpp"
 
@@ -11,7 +12,7 @@ namespace inpaint {
 namespace {
 
 [[noreturn]] void parse_error(const std::string& spec, const std::string& why) {
-  throw Error(ErrorCode::Parse, "store spec '" + spec + "': " + why);
+  throw Error(ErrorCode::Parse, "store spec " + detail::quoted(spec) + ": " + why);
 }
 
 // "key=value" items split at `separator`; keys unique, values non-empty.
@@ -23,9 +24,9 @@ std::map<std::string, std::string> parse_pairs(const std::string& spec, const st
     std::size_t end = text.find(separator, pos);
     std::string item = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
     std::size_t eq = item.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) parse_error(spec, "expected key=value, got '" + item + "'");
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) parse_error(spec, "expected key=value, got " + detail::quoted(item));
     if (!pairs.emplace(item.substr(0, eq), item.substr(eq + 1)).second)
-      parse_error(spec, "key '" + item.substr(0, eq) + "' given twice");
+      parse_error(spec, "key " + detail::quoted(item.substr(0, eq)) + " given twice");
     if (end == std::string::npos) break;
     pos = end + 1;
   }
@@ -57,9 +58,9 @@ class Keys {
       used = 0;
     }
     if (used == 0 || used != value->size() || n < min_value || n > max_value)
-      throw Error(ErrorCode::InvalidArgument, "store spec '" + spec_ + "': " + key + " must be an integer in " +
+      throw Error(ErrorCode::InvalidArgument, "store spec " + detail::quoted(spec_) + ": " + key + " must be an integer in " +
                                                   std::to_string(min_value) + ".." + std::to_string(max_value) +
-                                                  ", got '" + *value + "'");
+                                                  ", got " + detail::quoted(*value));
     return n;
   }
 
@@ -69,7 +70,7 @@ class Keys {
     try {
       return parse_byte_size(*value);
     } catch (const Error& e) {
-      throw Error(ErrorCode::InvalidArgument, "store spec '" + spec_ + "': " + key + ": " + e.what());
+      throw Error(ErrorCode::InvalidArgument, "store spec " + detail::quoted(spec_) + ": " + key + ": " + e.what());
     }
   }
 
@@ -78,7 +79,7 @@ class Keys {
     std::string unknown;
     for (const auto& [key, value] : pairs_) unknown += (unknown.empty() ? "" : ", ") + key;
     throw Error(ErrorCode::InvalidArgument,
-                "store spec '" + spec_ + "': unknown key(s) " + unknown + " (it takes " + known_ + ")");
+                "store spec " + detail::quoted(spec_) + ": unknown key(s) " + unknown + " (it takes " + known_ + ")");
   }
 
  private:
@@ -112,7 +113,7 @@ std::unique_ptr<EncodingStore> open_redis(const std::string& spec) {
   auto number = [&](const std::string& text, const char* what, long long max_value) {
     if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 9 ||
         std::stoll(text) > max_value)
-      parse_error(spec, std::string(what) + " must be a number up to " + std::to_string(max_value) + ", got '" + text + "'");
+      parse_error(spec, std::string(what) + " must be a number up to " + std::to_string(max_value) + ", got " + detail::quoted(text));
     return int(std::stoll(text));
   };
   if (!port.empty()) o.port = number(port, "the port", 65535);
@@ -142,10 +143,10 @@ std::unique_ptr<EncodingStore> open_one(const std::string& spec) {
     std::uint64_t capacity = keys.bytes("capacity", 0);
     bool fsync = keys.integer("fsync", 1, 0, 1) != 0;
     keys.finish();
-    if (!path) throw Error(ErrorCode::InvalidArgument, "store spec '" + spec + "': dir needs path=DIRECTORY");
+    if (!path) throw Error(ErrorCode::InvalidArgument, "store spec " + detail::quoted(spec) + ": dir needs path=DIRECTORY");
     return make_directory_store(*path, capacity, fsync);
   }
-  parse_error(spec, "unknown store '" + name + "' (known: memory:..., dir:path=..., redis://...)");
+  parse_error(spec, "unknown store " + detail::quoted(name) + " (known: memory:..., dir:path=..., redis://...)");
 }
 
 }  // namespace
@@ -164,7 +165,7 @@ std::uint64_t parse_byte_size(const std::string& text) {
     return value * scale;
   }
   throw Error(ErrorCode::InvalidArgument,
-              "size '" + text + "' must be a number with an optional unit B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB");
+              "size " + detail::quoted(text) + " must be a number with an optional unit B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB");
 }
 
 std::unique_ptr<EncodingStore> open_store(const std::string& spec) {
