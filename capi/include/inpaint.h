@@ -490,7 +490,7 @@ INPAINT_API inpaint_status inpaint_encoding_get_metadata(const inpaint_encoding 
 INPAINT_API size_t inpaint_encoding_tensor_count(const inpaint_encoding *encoding);
 
 /* A tensor of an encoding. Every pointer is owned by the encoding and valid until it is
- * freed; data is read-only (it may be a memory map of a file). */
+ * freed; data is read-only. */
 typedef struct inpaint_tensor_info {
   size_t struct_size;
   const char *name;
