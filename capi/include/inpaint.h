@@ -494,7 +494,7 @@ INPAINT_API inpaint_status inpaint_encoding_get_metadata(const inpaint_encoding 
 INPAINT_API size_t inpaint_encoding_tensor_count(const inpaint_encoding *encoding);
 
 /* A tensor of an encoding. Every pointer is owned by the encoding and valid until it is
- * freed; data is read-only (it may be a memory map of a file). */
+ * freed; data is read-only. */
 typedef struct inpaint_tensor_info {
   size_t struct_size;
   const char *name;
@@ -516,8 +516,9 @@ INPAINT_API inpaint_status inpaint_encoding_tensor(const inpaint_encoding *encod
 INPAINT_API inpaint_status inpaint_encoding_find_tensor(const inpaint_encoding *encoding, const char *name,
                                                         inpaint_tensor_info *out_info);
 
-/* Reads a safetensors file through a memory map (no copy of the data). IO when it cannot be
- * opened, DECODE naming the tensor and the broken rule when it is malformed. */
+/* Reads a safetensors file into one buffer (read, not mapped: a mapped file truncated by another
+ * process would kill this one with SIGBUS). IO when it cannot be opened, DECODE naming the tensor
+ * and the broken rule when it is malformed or not a regular file (a FIFO is never waited on). */
 INPAINT_API inpaint_status inpaint_encoding_read_file(const char *path, inpaint_encoding **out_encoding);
 
 /* Writes a safetensors file atomically (temporary file, flush, rename). */

@@ -56,7 +56,7 @@ py::dtype numpy_dtype(DType dtype) {
 
 }  // namespace
 
-// A read-only view of the tensor's bytes; the capsule keeps the buffer (a map, a Redis reply)
+// A read-only view of the tensor's bytes; the capsule keeps the buffer (a file's bytes, a Redis reply)
 // alive as long as the array or a view of it lives.
 py::array tensor_to_numpy(const HostTensor& tensor) {
   auto* owner = new HostTensor(tensor);

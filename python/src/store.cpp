@@ -161,8 +161,9 @@ void bind_store(py::module_& m) {
       "read_safetensors",
       [](const std::filesystem::path& path) { return without_gil([&] { return read_safetensors(path.string()); }); },
       py::arg("path"),
-      "Reads a safetensors file through a memory map (no copy). Raises FileError when it cannot be\n"
-      "opened and DecodeError naming the tensor and the rule when it is malformed.");
+      "Reads a safetensors file into one buffer that the tensors share. Raises FileError when it\n"
+      "cannot be opened and DecodeError naming the tensor and the rule when it is malformed or not a\n"
+      "regular file.");
   m.def(
       "write_safetensors",
       [](const std::filesystem::path& path, const Encoding& encoding) {

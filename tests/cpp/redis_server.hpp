@@ -12,12 +12,15 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace inpaint::test {
 
 class RedisServer {
  public:
-  RedisServer() : port_(free_port()) { start(); }
+  // extra: more redis-server options, e.g. {"--appendonly", "yes", "--dir", dir} for data that
+  // survives stop() and start().
+  explicit RedisServer(std::vector<std::string> extra = {}) : port_(free_port()), extra_(std::move(extra)) { start(); }
   ~RedisServer() { stop(); }
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -33,8 +36,13 @@ class RedisServer {
     if (pid_ == 0) {
       std::string port = std::to_string(port_);
       if (FILE* quiet = std::fopen("/dev/null", "w")) ::dup2(::fileno(quiet), STDOUT_FILENO);  // its log
-      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", "--dir", "/tmp", (char*)nullptr);
+      std::vector<std::string> args = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+                                       "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", "--dir", "/tmp"};
+      args.insert(args.end(), extra_.begin(), extra_.end());  // later options win
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execvp("redis-server", argv.data());
       std::perror("exec redis-server (install the redis-server package)");
       ::_exit(127);
     }
@@ -60,6 +68,7 @@ class RedisServer {
   // A server that accepts connections but never answers (a hung host), and its recovery.
   void pause() const { ::kill(pid_, SIGSTOP); }
   void resume() const { ::kill(pid_, SIGCONT); }
+  pid_t pid() const { return pid_; }
 
   // redis-cli's output for one command, e.g. cli("TTL k").
   std::string cli(const std::string& args) const {
@@ -104,6 +113,7 @@ class RedisServer {
   }
 
   int port_;
+  std::vector<std::string> extra_;
   pid_t pid_ = -1;
 };
 

@@ -55,8 +55,9 @@ INPAINT_CXX_API std::vector<std::uint8_t> to_safetensors(const Encoding& encodin
 // Error(Decode) naming the tensor and the rule for any violation of the format.
 INPAINT_CXX_API Encoding parse_safetensors(const std::uint8_t* bytes, std::size_t size,
                                            std::shared_ptr<const void> owner);
-// Maps the file (no copy) and parses it; Error(Io) when it cannot be opened, Error(Decode)
-// naming the path for a malformed file.
+// Reads the file into one buffer the tensors share (not a map: one truncated by another process
+// would raise SIGBUS) and parses it; Error(Io) when it cannot be opened, Error(Decode) naming the
+// path for a malformed file or one that is not a regular file (a FIFO is never waited on).
 INPAINT_CXX_API Encoding read_safetensors(const std::string& path);
 // Writes through a temporary file beside path that is flushed and renamed over it.
 INPAINT_CXX_API void write_safetensors(const std::string& path, const Encoding& encoding);

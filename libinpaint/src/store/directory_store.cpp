@@ -1,5 +1,6 @@
 // The local tier: one safetensors file per id in a directory that several processes may share.
-// Files appear whole (temporary file, fsync, rename), are read through a memory map, and carry
+// Files appear whole (temporary file, fsync, rename), are read into memory (a map would die of
+// SIGBUS when someone truncates the file: see try_read_safetensors), and carry
 // their recency in their mtime, which a hit refreshes, so least-recently-used eviction works
 // across processes without a shared index.
 #include <dirent.h>
@@ -47,7 +48,7 @@ class DirectoryStore final : public EncodingStore {
 
   bool exists(const std::string& id) override {
     struct stat st {};
-    return ::stat(file_of(id).c_str(), &st) == 0;
+    return ::stat(file_of(id).c_str(), &st) == 0 && S_ISREG(st.st_mode);
   }
 
   std::optional<Encoding> get(const std::string& id) override {
@@ -56,7 +57,7 @@ class DirectoryStore final : public EncodingStore {
       struct stat opened {};
       std::optional<Encoding> encoding;
       try {
-        encoding = detail::try_map_safetensors(path, &opened);
+        encoding = detail::try_read_safetensors(path, &opened);
       } catch (const Error& e) {
         if (e.code() != ErrorCode::Decode) throw;
         drop_corrupt(path, opened, e.what());
@@ -80,7 +81,14 @@ class DirectoryStore final : public EncodingStore {
       if (capacity_ && size > capacity_)
         throw Error(ErrorCode::TooLarge, "directory store: encoding '" + id + "' is " + std::to_string(size) +
                                              " bytes, more than the capacity of " + std::to_string(capacity_));
-      detail::write_safetensors_atomic(path, encoding, fsync_);
+      try {
+        detail::write_safetensors_atomic(path, encoding, fsync_);
+      } catch (const Error& e) {
+        // It names the temporary file, which is gone: say which entry failed (a full disk: "No
+        // space left on device", or "File too large" over the file-size limit).
+        if (e.code() != ErrorCode::Io) throw;
+        throw Error(ErrorCode::Io, "directory store: cannot store '" + path + "': " + e.what() + " (temporary file removed)");
+      }
       stats_.put();
       if (capacity_) evict(path);
     });

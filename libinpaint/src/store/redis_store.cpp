@@ -4,12 +4,15 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <iostream>
 #include <mutex>
 #include <random>
-#include <sstream>
+#include <set>
+#include <string_view>
 
 #include "inpaint/error.hpp"
 #include "inpaint/store.hpp"
@@ -27,18 +30,86 @@ using ReplyPtr = std::shared_ptr<redisReply>;
 // so a manifest can never be mistaken for an encoding.
 const std::string kManifestMagic = "INPAINT-CHUNKS\n";
 
+// The largest value this store reads or writes (put refuses more with TooLarge): far above any
+// SAM-family encoding (a ViT-H image embedding is 4 MiB), and a bound on what a manifest read
+// from the server may make a reader allocate.
+constexpr std::uint64_t kMaxValueBytes = 4ull << 30;
+constexpr std::uint64_t kMinChunkBytes = 1024, kMaxChunkBytes = 512ull << 20;  // the second: Redis' limit
+
 struct Manifest {
   std::string token;
   std::uint64_t count = 0, total = 0;
 };
 
+// What a server sent, for a message: control characters, other bytes outside ASCII and
+// backslashes escaped, cut at about 100 characters.
+std::string excerpt(const char* data, std::size_t size) {
+  std::string out;
+  std::size_t i = 0;
+  for (; i < size && out.size() < 100; ++i) {
+    unsigned char c = static_cast<unsigned char>(data[i]);
+    if (c < 0x20 || c >= 0x7f || c == '\\') {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += char(c);
+    }
+  }
+  if (i < size) out += "...";
+  return out;
+}
+
+// "integer 7", "status 'OK'", "array of 3", ...: a reply as a message names it.
+std::string describe(const redisReply& r) {
+  switch (r.type) {
+    case REDIS_REPLY_STRING: return "bulk string '" + excerpt(r.str, r.len) + "'";
+    case REDIS_REPLY_STATUS: return "status '" + excerpt(r.str, r.len) + "'";
+    case REDIS_REPLY_ERROR: return "error '" + excerpt(r.str, r.len) + "'";
+    case REDIS_REPLY_INTEGER: return "integer " + std::to_string(r.integer);
+    case REDIS_REPLY_NIL: return "nil";
+    case REDIS_REPLY_ARRAY: return "array of " + std::to_string(r.elements);
+    default: return "reply type " + std::to_string(r.type);
+  }
+}
+
+// An unsigned decimal and nothing else: no sign, no space, no trailing junk, no overflow.
+bool parse_decimal(std::string_view text, std::uint64_t& out) {
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return !text.empty() && error == std::errc() && end == text.data() + text.size();
+}
+
+// The manifest, or nothing when the value is not one. A value that starts like one but breaks
+// a rule is Error(Decode): get() then treats it as a corrupt entry (a miss, logged on stderr and
+// removed), which is what a cache reader wants from a poisoned key, rather than an exception
+// for every reader of it. The limits keep a lying manifest from making a reader allocate
+// (or ask for) more than a real value could need.
 std::optional<Manifest> parse_manifest(const char* data, std::size_t size) {
   if (size < kManifestMagic.size() || std::memcmp(data, kManifestMagic.data(), kManifestMagic.size()) != 0)
     return std::nullopt;
-  std::istringstream in(std::string(data + kManifestMagic.size(), size - kManifestMagic.size()));
+  auto bad = [&](const std::string& rule) -> std::optional<Manifest> {
+    throw Error(ErrorCode::Decode, "redis: malformed chunk manifest '" + excerpt(data, size) + "': " + rule);
+  };
+  std::string_view rest(data + kManifestMagic.size(), size - kManifestMagic.size());
+  std::string_view lines[3];
+  for (std::string_view& line : lines) {
+    std::size_t end = rest.find('\n');
+    if (end == std::string_view::npos) return bad("expected three lines: token, count, total");
+    line = rest.substr(0, end);
+    rest.remove_prefix(end + 1);
+  }
+  if (!rest.empty()) return bad("trailing bytes after the total");
   Manifest m;
-  if (!(in >> m.token >> m.count >> m.total) || m.count == 0)
-    throw Error(ErrorCode::Decode, "redis: malformed chunk manifest");
+  std::uint64_t token = 0;
+  if (!parse_decimal(lines[0], token)) return bad("the token must be an unsigned decimal");
+  if (!parse_decimal(lines[1], m.count) || !parse_decimal(lines[2], m.total))
+    return bad("count and total must be unsigned decimals");
+  m.token = std::string(lines[0]);
+  if (m.count == 0) return bad("count is 0");
+  if (m.total > kMaxValueBytes) return bad("total exceeds the limit of " + std::to_string(kMaxValueBytes) + " bytes");
+  // Every chunk but the last holds the writer's chunk size, which is 1 KiB..512 MiB.
+  if (m.count > (m.total + kMinChunkBytes - 1) / kMinChunkBytes || m.count < (m.total + kMaxChunkBytes - 1) / kMaxChunkBytes)
+    return bad(std::to_string(m.count) + " chunks cannot hold " + std::to_string(m.total) + " bytes in chunks of 1 KiB..512 MiB");
   return m;
 }
 
@@ -60,7 +131,7 @@ class RedisStore final : public EncodingStore {
     if (o_.ttl_s < 0) throw Error(ErrorCode::InvalidArgument, "redis store: ttl must be >= 0");
     if (o_.timeout_ms <= 0) throw Error(ErrorCode::InvalidArgument, "redis store: timeout_ms must be > 0");
     if (o_.retry_ms < 0) throw Error(ErrorCode::InvalidArgument, "redis store: retry_ms must be >= 0");
-    if (o_.chunk_bytes < 1024 || o_.chunk_bytes > (512ull << 20))
+    if (o_.chunk_bytes < kMinChunkBytes || o_.chunk_bytes > kMaxChunkBytes)
       throw Error(ErrorCode::InvalidArgument, "redis store: chunk must be 1KiB..512MiB");
   }
 
@@ -80,7 +151,7 @@ class RedisStore final : public EncodingStore {
     const std::string key = key_of(id);
     return detail::counted(stats_, [&] {
       std::lock_guard<std::mutex> lock(mutex_);
-      return integer(command({"EXISTS", key})) > 0;
+      return integer(command({"EXISTS", key}), "EXISTS " + key) > 0;
     });
   }
 
@@ -93,7 +164,7 @@ class RedisStore final : public EncodingStore {
         stats_.miss();
         return std::nullopt;
       }
-      if (reply->type != REDIS_REPLY_STRING) throw Error(ErrorCode::Io, "redis: GET " + key + ": unexpected reply");
+      if (reply->type != REDIS_REPLY_STRING) unexpected("GET " + key, *reply);
       try {
         std::optional<Manifest> manifest = parse_manifest(reply->str, reply->len);
         std::optional<Encoding> encoding = manifest ? read_chunks(key, *manifest) : parse(reply);
@@ -115,6 +186,9 @@ class RedisStore final : public EncodingStore {
     const std::string key = key_of(id);
     detail::counted(stats_, [&] {
       detail::SafetensorsLayout layout = detail::safetensors_layout(encoding);
+      if (layout.total > kMaxValueBytes)
+        throw Error(ErrorCode::TooLarge, "redis store: encoding '" + id + "' is " + std::to_string(layout.total) +
+                                             " bytes, more than the limit of " + std::to_string(kMaxValueBytes));
       std::lock_guard<std::mutex> lock(mutex_);
       std::optional<Manifest> old = manifest_of(key);
       if (layout.total <= o_.chunk_bytes) {
@@ -141,11 +215,8 @@ class RedisStore final : public EncodingStore {
     return detail::counted(stats_, [&] {
       std::lock_guard<std::mutex> lock(mutex_);
       std::vector<std::string> out;
-      for (const std::string& key : scan_keys()) {
-        std::string id = key.substr(o_.prefix.size());
-        if (id.find('#') != std::string::npos) continue;  // a chunk
-        out.push_back(id);
-      }
+      for (const std::string& key : scan_keys())
+        if (std::optional<std::string> id = id_of(key)) out.push_back(*id);
       std::sort(out.begin(), out.end());
       return out;
     });
@@ -156,8 +227,8 @@ class RedisStore final : public EncodingStore {
       std::lock_guard<std::mutex> lock(mutex_);
       StoreUsage u;
       for (const std::string& key : scan_keys()) {
-        if (key.find('#', o_.prefix.size()) == std::string::npos) ++u.entries;
-        u.bytes += std::uint64_t(std::max<long long>(0, integer(command({"STRLEN", key}))));
+        if (id_of(key)) ++u.entries;
+        u.bytes += std::uint64_t(integer(command({"STRLEN", key}), "STRLEN " + excerpt(key.data(), key.size())));
       }
       return u;
     });
@@ -172,7 +243,27 @@ class RedisStore final : public EncodingStore {
     return o_.prefix + id;
   }
 
+  // The id under a key SCAN returned; nothing for chunks ('#' is not allowed in an id) and for
+  // anything a server should not have returned for our pattern.
+  std::optional<std::string> id_of(const std::string& key) const {
+    if (key.compare(0, o_.prefix.size(), o_.prefix) != 0) return std::nullopt;
+    std::string id = key.substr(o_.prefix.size());
+    try {
+      validate_encoding_id(id);
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+    return id;
+  }
+
   std::string where() const { return "redis " + o_.host + ":" + std::to_string(o_.port); }
+
+  // A reply a Redis server never gives to that command (a proxy or a server that only speaks
+  // RESP): the server is not one this store can use, so it is Unavailable like a dead one, and
+  // the connection is dropped.
+  [[noreturn]] void unexpected(const std::string& what, const redisReply& reply) {
+    lost(what + ": unexpected reply (" + describe(reply) + ")");
+  }
 
   [[noreturn]] void lost(const std::string& what) {
     std::string message = where() + ": " + what;
@@ -195,11 +286,10 @@ class RedisStore final : public EncodingStore {
     if (context_->err) lost(std::string("cannot connect: ") + context_->errstr);
     if (redisSetTimeout(context_, tv) != REDIS_OK) lost("cannot set the I/O timeout");
     if (o_.db != 0) {
-      ReplyPtr reply = run_formatted_locked(format({"SELECT", std::to_string(o_.db)}));
-      if (reply->type == REDIS_REPLY_ERROR) {
-        std::string why = reply->str;
-        lost("SELECT " + std::to_string(o_.db) + ": " + why);
-      }
+      const std::string what = "SELECT " + std::to_string(o_.db);
+      ReplyPtr reply = exchange(format({"SELECT", std::to_string(o_.db)}), what);
+      if (reply->type == REDIS_REPLY_ERROR) lost(what + ": " + excerpt(reply->str, reply->len));
+      expect_ok(reply, what);
     }
     return context_;
   }
@@ -210,35 +300,58 @@ class RedisStore final : public EncodingStore {
     return out;
   }
 
-  ReplyPtr run_formatted_locked(const std::string& resp) {
-    if (redisAppendFormattedCommand(context_, resp.data(), resp.size()) != REDIS_OK) lost(context_->errstr);
+  // Sends one command and reads its reply. The socket's timeout bounds each read and write; one
+  // that runs out says so (hiredis would only say "Resource temporarily unavailable").
+  ReplyPtr exchange(const std::string& resp, const std::string& what) {
+    timed_out_ = false;
+    if (redisAppendFormattedCommand(context_, resp.data(), resp.size()) != REDIS_OK) lost(what + ": " + context_->errstr);
+    for (int done = 0; !done;)
+      if (redisBufferWrite(context_, &done) != REDIS_OK) failed(what, "could not send the command");
     void* raw = nullptr;
-    if (redisGetReply(context_, &raw) != REDIS_OK || !raw) lost(context_->errstr[0] ? context_->errstr : "no reply");
+    if (redisGetReply(context_, &raw) != REDIS_OK || !raw) failed(what, "no reply");
     return ReplyPtr(static_cast<redisReply*>(raw), freeReplyObject);
+  }
+
+  [[noreturn]] void failed(const std::string& what, const char* stage) {
+    const int error = errno;  // hiredis leaves the failed read's or write's errno
+    if (context_->err == REDIS_ERR_IO && (error == EAGAIN || error == EWOULDBLOCK)) {
+      timed_out_ = true;
+      lost(what + ": " + stage + " within " + std::to_string(o_.timeout_ms) + " ms (timeout)");
+    }
+    lost(what + ": " + (context_->errstr[0] ? context_->errstr : stage));
   }
 
   // One command; a server error reply becomes Error(Io) with its message. A connection that
   // dies under a command (the server restarted since the last call) is replaced once right
-  // away: every command here is idempotent, so sending it again is safe.
+  // away: every command here is idempotent, so sending it again is safe. Not after a timeout:
+  // that server is there but slow, and waiting for it twice would double the caller's wait.
   ReplyPtr run(const std::string& resp, const std::string& what) {
     const bool reused = context_ != nullptr;
     ReplyPtr reply;
     try {
       connection();
-      reply = run_formatted_locked(resp);
+      reply = exchange(resp, what);
     } catch (const Error& e) {
-      if (!reused || e.code() != ErrorCode::Unavailable) throw;
+      if (!reused || e.code() != ErrorCode::Unavailable || timed_out_) throw;
       retry_after_ = {};
       connection();
-      reply = run_formatted_locked(resp);
+      reply = exchange(resp, what);
     }
-    if (reply->type == REDIS_REPLY_ERROR) throw Error(ErrorCode::Io, where() + ": " + what + ": " + reply->str);
+    if (reply->type == REDIS_REPLY_ERROR)
+      throw Error(ErrorCode::Io, where() + ": " + what + ": " + excerpt(reply->str, reply->len));
     return reply;
   }
 
   ReplyPtr command(const std::vector<std::string>& args) { return run(format(args), args[0] + " " + (args.size() > 1 ? args[1] : "")); }
 
-  static long long integer(const ReplyPtr& reply) { return reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0; }
+  long long integer(const ReplyPtr& reply, const std::string& what) {
+    if (reply->type != REDIS_REPLY_INTEGER || reply->integer < 0) unexpected(what, *reply);
+    return reply->integer;
+  }
+
+  void expect_ok(const ReplyPtr& reply, const std::string& what) {
+    if (reply->type != REDIS_REPLY_STATUS || std::string_view(reply->str, reply->len) != "OK") unexpected(what, *reply);
+  }
 
   std::string set_suffix() const {
     if (!o_.ttl_s) return "";
@@ -251,7 +364,7 @@ class RedisStore final : public EncodingStore {
     resp.reserve(resp.size() + size + 64);
     resp.append(reinterpret_cast<const char*>(data), size);
     resp += "\r\n" + set_suffix();
-    run(resp, "SET " + key);
+    expect_ok(run(resp, "SET " + key), "SET " + key);
   }
 
   void set_value(const std::string& key, const detail::SafetensorsLayout& layout) {
@@ -260,7 +373,7 @@ class RedisStore final : public EncodingStore {
     resp += layout.head;
     for (const HostTensor* t : layout.tensors) resp.append(reinterpret_cast<const char*>(t->data()), t->nbytes());
     resp += "\r\n" + set_suffix();
-    run(resp, "SET " + key);
+    expect_ok(run(resp, "SET " + key), "SET " + key);
   }
 
   std::string chunk_key(const std::string& key, const std::string& token, std::uint64_t i) const {
@@ -287,7 +400,7 @@ class RedisStore final : public EncodingStore {
 
   std::optional<Manifest> manifest_of(const std::string& key) {
     ReplyPtr head = command({"GETRANGE", key, "0", "255"});
-    if (head->type != REDIS_REPLY_STRING) return std::nullopt;
+    if (head->type != REDIS_REPLY_STRING) unexpected("GETRANGE " + key, *head);
     try {
       return parse_manifest(head->str, head->len);
     } catch (const Error&) {
@@ -296,14 +409,16 @@ class RedisStore final : public EncodingStore {
   }
 
   void delete_chunks(const std::string& key, const Manifest& m) {
-    std::vector<std::string> args = {"DEL"};
-    for (std::uint64_t i = 0; i < m.count; ++i) args.push_back(chunk_key(key, m.token, i));
-    run(format(args), "DEL chunks of " + key);
+    for (std::uint64_t first = 0; first < m.count; first += 1000) {  // commands of a bounded size
+      std::vector<std::string> args = {"DEL"};
+      for (std::uint64_t i = first; i < std::min(m.count, first + 1000); ++i) args.push_back(chunk_key(key, m.token, i));
+      integer(run(format(args), "DEL chunks of " + key), "DEL chunks of " + key);
+    }
   }
 
   bool remove_locked(const std::string& key) {
     std::optional<Manifest> m = manifest_of(key);
-    bool removed = integer(command({"DEL", key})) > 0;
+    bool removed = integer(command({"DEL", key}), "DEL " + key) > 0;
     if (m) delete_chunks(key, *m);
     return removed;
   }
@@ -313,15 +428,24 @@ class RedisStore final : public EncodingStore {
     return parse_safetensors(reinterpret_cast<const std::uint8_t*>(reply->str), reply->len, reply);
   }
 
+  // The chunks never add up to more than the manifest's total (bounded by parse_manifest), so
+  // the buffer is allocated once; a missing chunk is a miss (expired or replaced meanwhile).
   std::optional<Encoding> read_chunks(const std::string& key, const Manifest& m) {
     auto bytes = std::make_shared<std::vector<std::uint8_t>>();
     bytes->reserve(m.total);
     for (std::uint64_t i = 0; i < m.count; ++i) {
-      ReplyPtr part = command({"GET", chunk_key(key, m.token, i)});
-      if (part->type != REDIS_REPLY_STRING) return std::nullopt;  // expired or replaced meanwhile
+      const std::string chunk = chunk_key(key, m.token, i);
+      ReplyPtr part = command({"GET", chunk});
+      if (part->type == REDIS_REPLY_NIL) return std::nullopt;
+      if (part->type != REDIS_REPLY_STRING) unexpected("GET " + chunk, *part);
+      if (part->len == 0 || part->len > m.total - bytes->size())
+        throw Error(ErrorCode::Decode, "redis: chunk " + std::to_string(i) + " of " + key + " is " + std::to_string(part->len) +
+                                           " bytes: empty or past the manifest's total of " + std::to_string(m.total));
       bytes->insert(bytes->end(), part->str, part->str + part->len);
     }
-    if (bytes->size() != m.total) throw Error(ErrorCode::Decode, "redis: chunks of " + key + " do not add up to the manifest's size");
+    if (bytes->size() != m.total)
+      throw Error(ErrorCode::Decode, "redis: the " + std::to_string(m.count) + " chunks of " + key + " hold " +
+                                         std::to_string(bytes->size()) + " bytes, not the manifest's " + std::to_string(m.total));
     return parse_safetensors(bytes->data(), bytes->size(), bytes);
   }
 
@@ -332,14 +456,28 @@ class RedisStore final : public EncodingStore {
       pattern += c;
     }
     pattern += '*';
+    // A reply is [cursor, [key, ...]]. Redis' cursors only move forwards (in bit-reversed
+    // order), so one seen twice means a server that would keep this loop going for ever.
     std::vector<std::string> keys;
+    std::set<std::string> seen;
     std::string cursor = "0";
     do {
+      const std::string what = "SCAN " + cursor;
       ReplyPtr reply = command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
-      if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) throw Error(ErrorCode::Io, where() + ": SCAN: unexpected reply");
-      cursor.assign(reply->element[0]->str, reply->element[0]->len);
-      const redisReply* batch = reply->element[1];
-      for (std::size_t i = 0; i < batch->elements; ++i) keys.emplace_back(batch->element[i]->str, batch->element[i]->len);
+      if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) unexpected(what, *reply);
+      const redisReply& next = *reply->element[0];
+      const redisReply& batch = *reply->element[1];
+      std::uint64_t number = 0;
+      if (next.type != REDIS_REPLY_STRING || !parse_decimal({next.str, next.len}, number))
+        unexpected(what + " (the cursor)", next);
+      if (batch.type != REDIS_REPLY_ARRAY) unexpected(what + " (the keys)", batch);
+      cursor.assign(next.str, next.len);
+      if (cursor != "0" && !seen.insert(cursor).second) lost(what + ": the server returned cursor " + cursor + " twice");
+      for (std::size_t i = 0; i < batch.elements; ++i) {
+        const redisReply& key = *batch.element[i];
+        if (key.type != REDIS_REPLY_STRING) unexpected(what + " (a key)", key);
+        keys.emplace_back(key.str, key.len);
+      }
     } while (cursor != "0");
     return keys;
   }
@@ -348,6 +486,7 @@ class RedisStore final : public EncodingStore {
   std::mutex mutex_;  // one connection; calls take turns on it
   redisContext* context_ = nullptr;
   Clock::time_point retry_after_{};
+  bool timed_out_ = false;  // the last exchange ran out of time
   std::string last_failure_;
   detail::StatsCounter stats_;
 };

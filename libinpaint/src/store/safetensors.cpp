@@ -2,7 +2,6 @@
 #include "store/safetensors.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -249,30 +248,47 @@ void write_safetensors_atomic(const std::string& path, const Encoding& encoding,
   }
 }
 
-std::optional<Encoding> try_map_safetensors(const std::string& path, struct stat* file_stat) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// Reads the whole file into an owned buffer: copy-on-read. A memory map would save the copy,
+// but the tensors outlive this call, and a file that another process truncates under a live map
+// (MAP_POPULATE or not: truncation drops the page-cache pages it maps) raises SIGBUS at the next
+// touch of the lost pages, which kills the process wherever it happens. No check made here
+// can rule that out later; a copy can. Its cost, 16 MB from the page cache: bench/RESULTS.md
+// ("Fault runs (issue 10)"). A file replaced by rename is no concern either way (the open file
+// stays the old one); one that shrinks while being read is Decode.
+std::optional<Encoding> try_read_safetensors(const std::string& path, struct stat* file_stat) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it does nothing to regular files).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0 && errno == ENOENT) return std::nullopt;
-  if (fd < 0) throw Error(ErrorCode::Io, "cannot open '" + path + "': " + errno_text());
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int saved = errno;
-    ::close(fd);
-    throw Error(ErrorCode::Io, "cannot stat '" + path + "': " + std::strerror(saved));
+  if (fd < 0 && errno == ENXIO && ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    if (file_stat) *file_stat = st;
+    throw Error(ErrorCode::Decode, "'" + path + "': not a regular file (a socket)");
   }
+  if (fd < 0) throw Error(ErrorCode::Io, "cannot open '" + path + "': " + errno_text());
+  std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
+  if (::fstat(fd, &st) != 0) throw Error(ErrorCode::Io, "cannot stat '" + path + "': " + errno_text());
   if (file_stat) *file_stat = st;
+  if (!S_ISREG(st.st_mode)) {
+    const char* kind = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory"
+                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a file";
+    throw Error(ErrorCode::Decode, "'" + path + "': not a regular file (" + kind + ")");
+  }
   std::size_t size = std::size_t(st.st_size);
-  if (size < 8) {
-    ::close(fd);
+  if (size < 8)
     throw Error(ErrorCode::Decode, "'" + path + "': safetensors: file is " + std::to_string(size) +
                                        " bytes, shorter than the 8-byte header length");
+  std::shared_ptr<std::uint8_t> bytes(new std::uint8_t[size], std::default_delete<std::uint8_t[]>());  // not zeroed
+  for (std::size_t done = 0; done < size;) {
+    ssize_t n = ::pread(fd, bytes.get() + done, std::min<std::size_t>(size - done, 1u << 30), off_t(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(ErrorCode::Io, "cannot read '" + path + "': " + errno_text());
+    if (n == 0)
+      throw Error(ErrorCode::Decode, "'" + path + "': the file shrank from " + std::to_string(size) + " to " +
+                                         std::to_string(done) + " bytes while being read");
+    done += std::size_t(n);
   }
-  // MAP_POPULATE: the caller reads every byte anyway; faulting the pages in one go is cheaper.
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-  ::close(fd);  // the mapping keeps the file
-  if (map == MAP_FAILED) throw Error(ErrorCode::Io, "cannot map '" + path + "': " + errno_text());
-  std::shared_ptr<const void> owner(map, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
   try {
-    return parse_safetensors(static_cast<const std::uint8_t*>(map), size, owner);
+    return parse_safetensors(bytes.get(), size, bytes);
   } catch (const Error& e) {
     throw Error(e.code(), "'" + path + "': " + e.what());
   }
@@ -345,7 +361,7 @@ Encoding parse_safetensors(const std::uint8_t* bytes, std::size_t size, std::sha
 }
 
 Encoding read_safetensors(const std::string& path) {
-  std::optional<Encoding> encoding = detail::try_map_safetensors(path, nullptr);
+  std::optional<Encoding> encoding = detail::try_read_safetensors(path, nullptr);
   if (!encoding) throw Error(ErrorCode::Io, "cannot open '" + path + "': " + std::strerror(ENOENT));
   return std::move(*encoding);
 }

@@ -22,8 +22,10 @@ SafetensorsLayout safetensors_layout(const Encoding& encoding);
 // when asked, and renames it over path. On failure the temporary file is removed.
 void write_safetensors_atomic(const std::string& path, const Encoding& encoding, bool fsync);
 
-// Maps a file read-only; the tensors point into the map. Nothing when the file does not exist;
-// file_stat (may be null) gets the opened file's stat.
-std::optional<Encoding> try_map_safetensors(const std::string& path, struct stat* file_stat);
+// Reads a file into one owned buffer that the tensors point into (a copy: a map of a file that
+// another process truncates would raise SIGBUS). Nothing when the file does not exist; a FIFO,
+// directory, socket or device is Error(Decode) and is never waited on. file_stat (may be null)
+// gets the opened file's stat.
+std::optional<Encoding> try_read_safetensors(const std::string& path, struct stat* file_stat);
 
 }  // namespace inpaint::detail
