@@ -266,7 +266,7 @@ TEST(RedisFaults, ErrorRepliesAreQuotedShortAndEscaped) {
   auto store = open_store(fake.spec());
   std::string message;
   EXPECT_EQ(code_of([&] { store->get("a"); }, &message), ErrorCode::Io);
-  EXPECT_NE(message.find("GET t:a: ERR \\x1b[31mzzz"), std::string::npos) << message;
+  EXPECT_NE(message.find("GET t:a: 'ERR \\x1b[31mzzz"), std::string::npos) << message;
   EXPECT_EQ(message.find('\x1b'), std::string::npos);
   EXPECT_LT(message.size(), 200u) << message;
 }

@@ -14,6 +14,7 @@
 #include <set>
 #include <string_view>
 
+#include "core/text.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/store.hpp"
 #include "store/safetensors.hpp"
@@ -41,31 +42,12 @@ struct Manifest {
   std::uint64_t count = 0, total = 0;
 };
 
-// What a server sent, for a message: control characters, other bytes outside ASCII and
-// backslashes escaped, cut at about 100 characters.
-std::string excerpt(const char* data, std::size_t size) {
-  std::string out;
-  std::size_t i = 0;
-  for (; i < size && out.size() < 100; ++i) {
-    unsigned char c = static_cast<unsigned char>(data[i]);
-    if (c < 0x20 || c >= 0x7f || c == '\\') {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    } else {
-      out += char(c);
-    }
-  }
-  if (i < size) out += "...";
-  return out;
-}
-
 // "integer 7", "status 'OK'", "array of 3", ...: a reply as a message names it.
 std::string describe(const redisReply& r) {
   switch (r.type) {
-    case REDIS_REPLY_STRING: return "bulk string '" + excerpt(r.str, r.len) + "'";
-    case REDIS_REPLY_STATUS: return "status '" + excerpt(r.str, r.len) + "'";
-    case REDIS_REPLY_ERROR: return "error '" + excerpt(r.str, r.len) + "'";
+    case REDIS_REPLY_STRING: return "bulk string " + detail::quoted({r.str, r.len});
+    case REDIS_REPLY_STATUS: return "status " + detail::quoted({r.str, r.len});
+    case REDIS_REPLY_ERROR: return "error " + detail::quoted({r.str, r.len});
     case REDIS_REPLY_INTEGER: return "integer " + std::to_string(r.integer);
     case REDIS_REPLY_NIL: return "nil";
     case REDIS_REPLY_ARRAY: return "array of " + std::to_string(r.elements);
@@ -88,7 +70,7 @@ std::optional<Manifest> parse_manifest(const char* data, std::size_t size) {
   if (size < kManifestMagic.size() || std::memcmp(data, kManifestMagic.data(), kManifestMagic.size()) != 0)
     return std::nullopt;
   auto bad = [&](const std::string& rule) -> std::optional<Manifest> {
-    throw Error(ErrorCode::Decode, "redis: malformed chunk manifest '" + excerpt(data, size) + "': " + rule);
+    throw Error(ErrorCode::Decode, "redis: malformed chunk manifest " + detail::quoted({data, size}) + ": " + rule);
   };
   std::string_view rest(data + kManifestMagic.size(), size - kManifestMagic.size());
   std::string_view lines[3];
@@ -228,7 +210,7 @@ class RedisStore final : public EncodingStore {
       StoreUsage u;
       for (const std::string& key : scan_keys()) {
         if (id_of(key)) ++u.entries;
-        u.bytes += std::uint64_t(integer(command({"STRLEN", key}), "STRLEN " + excerpt(key.data(), key.size())));
+        u.bytes += std::uint64_t(integer(command({"STRLEN", key}), "STRLEN " + detail::printable(key, 100)));
       }
       return u;
     });
@@ -288,7 +270,7 @@ class RedisStore final : public EncodingStore {
     if (o_.db != 0) {
       const std::string what = "SELECT " + std::to_string(o_.db);
       ReplyPtr reply = exchange(format({"SELECT", std::to_string(o_.db)}), what);
-      if (reply->type == REDIS_REPLY_ERROR) lost(what + ": " + excerpt(reply->str, reply->len));
+      if (reply->type == REDIS_REPLY_ERROR) lost(what + ": " + detail::quoted({reply->str, reply->len}));
       expect_ok(reply, what);
     }
     return context_;
@@ -338,7 +320,7 @@ class RedisStore final : public EncodingStore {
       reply = exchange(resp, what);
     }
     if (reply->type == REDIS_REPLY_ERROR)
-      throw Error(ErrorCode::Io, where() + ": " + what + ": " + excerpt(reply->str, reply->len));
+      throw Error(ErrorCode::Io, where() + ": " + what + ": " + detail::quoted({reply->str, reply->len}));
     return reply;
   }
 
