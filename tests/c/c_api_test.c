@@ -5,6 +5,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <inpaint.h>
 
+#include "check.h"
+
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,18 +16,6 @@
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- checking */
-
-static int g_passed, g_failed;
-
-static void check(int ok, const char *what, const char *file, int line) {
-  if (ok) {
-    g_passed++;
-    return;
-  }
-  g_failed++;
-  fprintf(stderr, "%s:%d: CHECK failed: %s\n", file, line, what);
-}
-#define CHECK(cond) check((cond) != 0, #cond, __FILE__, __LINE__)
 
 /* The status must be `expected`; a success must leave the message empty, a failure must leave
  * one that mentions `needle` (when not NULL). */

@@ -5,6 +5,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <inpaint.h>
 
+#include "check.h"
+
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,18 +18,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int g_passed, g_failed;
-
-static void check(int ok, const char *what, const char *file, int line) {
-  if (ok) {
-    g_passed++;
-    return;
-  }
-  g_failed++;
-  fprintf(stderr, "%s:%d: CHECK failed: %s\n", file, line, what);
-}
-#define CHECK(cond) check((cond) != 0, #cond, __FILE__, __LINE__)
 
 /* A failure with status `expected` whose message mentions `needle` and is one printable line. */
 static void check_error(inpaint_status got, inpaint_status expected, const char *needle, const char *what,
