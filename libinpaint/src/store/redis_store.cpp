@@ -13,6 +13,7 @@
 
 #include "inpaint/error.hpp"
 #include "inpaint/store.hpp"
+#include "store/redis_manifest.hpp"
 #include "store/safetensors.hpp"
 #include "store/stats.hpp"
 
@@ -23,24 +24,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using ReplyPtr = std::shared_ptr<redisReply>;
 
-// A manifest's first 8 bytes, read as a safetensors header length, exceed the 100 MB limit,
-// so a manifest can never be mistaken for an encoding.
-const std::string kManifestMagic = "INPAINT-CHUNKS\n";
-
-struct Manifest {
-  std::string token;
-  std::uint64_t count = 0, total = 0;
-};
-
-std::optional<Manifest> parse_manifest(const char* data, std::size_t size) {
-  if (size < kManifestMagic.size() || std::memcmp(data, kManifestMagic.data(), kManifestMagic.size()) != 0)
-    return std::nullopt;
-  std::istringstream in(std::string(data + kManifestMagic.size(), size - kManifestMagic.size()));
-  Manifest m;
-  if (!(in >> m.token >> m.count >> m.total) || m.count == 0)
-    throw Error(ErrorCode::Decode, "redis: malformed chunk manifest");
-  return m;
-}
+using detail::kManifestMagic;
+using detail::Manifest;
+using detail::parse_manifest;
 
 // The RESP form of a command whose last argument is appended by the caller, so a large value
 // is copied once, straight into the command buffer.
