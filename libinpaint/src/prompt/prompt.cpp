@@ -16,7 +16,7 @@ using nlohmann::json;
 json parse_json(const std::string& text, const std::string& what) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 5e308
     throw Error(ErrorCode::Parse, what + " is not valid JSON: " + e.what());
   }
 }
