@@ -14,5 +14,10 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   # Coverage instrumentation without libFuzzer's main, so the fuzz targets (fuzz/) see edges in
   # the library they call. Harmless elsewhere: the sanitizer runtime defines the callbacks.
   add_compile_options(-fsanitize=fuzzer-no-link)
+  # The C++ library's vptr and function-type checks call into the C++ part of the runtime,
+  # which clang links only for C++ programs: C programs (the C API test, examples/c) need it
+  # too, and it needs libstdc++ (its RTTI).
+  list(APPEND INPAINT_SANITIZE_LINK_FLAGS -fsanitize-link-c++-runtime)
+  set(INPAINT_SANITIZE_C_LINK_LIBS -lstdc++)
 endif()
-add_link_options(${INPAINT_SANITIZE_LINK_FLAGS})
+add_link_options(${INPAINT_SANITIZE_LINK_FLAGS} "$<$<LINK_LANGUAGE:C>:${INPAINT_SANITIZE_C_LINK_LIBS}>")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets, two at a time, each for SECONDS (default 60) on a copy of its
 # committed corpus (fuzz/corpus/<target>), with the options in fuzz/options/<target>.options.
-# Prints per target: executions, corpus size, coverage (cov: edges of libFuzzer's final stats
+# (libFuzzer flags one per line, # comments.) Prints per target: executions, corpus size, coverage (cov: edges of libFuzzer's final stats
 # line) and crashes; exits non-zero when any target crashed, leaked, hung or ran out of memory.
 #
 #   fuzz/run.sh [--merge] [SECONDS] [TARGET...]
@@ -41,7 +41,7 @@ run_one() {
   cp fuzz/corpus/"$t"/* "$dir/corpus/" 2>/dev/null || true
   local opts=()
   while read -r line; do
-    [ -n "$line" ] || continue
+    case $line in ''|'#'*) continue ;; esac  # blank lines and comments
     case $line in -dict=*) line="-dict=$root/fuzz/${line#-dict=}" ;; esac
     opts+=("$line")
   done < fuzz/options/"$t".options
