@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "inpaint/error.hpp"
+#include "inpaint/image.hpp"
 #include "inpaint/mask.hpp"
 #include "inpaint/model.hpp"
 #include "inpaint/prompt.hpp"
@@ -112,4 +113,20 @@ TEST(MaskBounds, FeatheringKeepsEveryHolePixelWhateverItsShape) {
   inpaint::Image clean = inpaint::clean_mask(mask, o);
   EXPECT_EQ(std::vector<std::uint8_t>(clean.data(), clean.data() + 32),
             std::vector<std::uint8_t>(mask.data(), mask.data() + 32));
+}
+
+TEST(PngDecode, AFailureWithoutAReasonFromStbIsADecodeError) {
+  // fuzz_capi_run (corpus: fuzz_image_decode/regression-stb-no-reason.png): stb_image fails this
+  // 32x24 PNG without setting stbi_failure_reason(), and the null was appended to the message
+  // (strlen(nullptr): a crash).
+  const std::vector<std::uint8_t> png = {
+      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+      0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x18, 0x08, 0x00, 0x00, 0x00, 0x00, 0xbe, 0xe8, 0x00,
+      0x00, 0xa0, 0x38, 0x00, 0x15, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x60, 0x18, 0x05, 0x68,
+      0xe0, 0x3f, 0x12, 0x18, 0xc9, 0x0a, 0x46, 0x34, 0x00, 0x00, 0xf7, 0x35, 0x5f, 0xa1, 0x24, 0x4a,
+      0x05, 0xe3, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+  std::string message;
+  EXPECT_EQ(code_of([&] { inpaint::decode_mask(png.data(), png.size()); }, &message), ErrorCode::Decode);
+  EXPECT_NE(message.find("corrupt PNG"), std::string::npos) << message;
+  EXPECT_EQ(code_of([&] { inpaint::decode_image(png.data(), png.size()); }), ErrorCode::Decode);
 }

@@ -109,7 +109,12 @@ Image decode_raw(const std::uint8_t* bytes, std::size_t size, const DecodeOption
   }
   int width = 0, height = 0, channels = 0;
   stbi_uc* pixels = stbi_load_from_memory(bytes, int(size), &width, &height, &channels, 0);
-  if (!pixels) throw Error(ErrorCode::Decode, std::string("truncated or corrupt PNG: ") + stbi_failure_reason());
+  if (!pixels) {
+    // stb does not always set a reason (fuzz_capi_run found a PNG that fails with none), and
+    // std::string + nullptr is undefined.
+    const char* reason = stbi_failure_reason();
+    throw Error(ErrorCode::Decode, std::string("truncated or corrupt PNG: ") + (reason ? reason : "unknown error"));
+  }
   return Image::adopt(pixels, width, height, channels, [](std::uint8_t* p) { stbi_image_free(p); });
 }
 
