@@ -130,3 +130,16 @@ TEST(PngDecode, AFailureWithoutAReasonFromStbIsADecodeError) {
   EXPECT_NE(message.find("corrupt PNG"), std::string::npos) << message;
   EXPECT_EQ(code_of([&] { inpaint::decode_image(png.data(), png.size()); }), ErrorCode::Decode);
 }
+
+TEST(PngDecode, AnEmptyFirstIdatChunkIsADecodeErrorNotAnAbort) {
+  // fuzz_image_decode (corpus: regression-stb-empty-idat.png): stb_image copies a zero-length
+  // first IDAT with memcpy(NULL, p, 0), which the sanitized build aborted on. A minimal 7x9 grey
+  // PNG whose only IDAT is empty (stb does not check CRCs: they are zero here).
+  const std::vector<std::uint8_t> png = {
+      0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',                               // signature
+      0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0, 7, 0, 0, 0, 9, 8, 0, 0, 0, 0, 0, 0, 0, 0,  // IHDR
+      0, 0, 0, 0, 'I', 'D', 'A', 'T', 0, 0, 0, 0,                                // empty IDAT
+      0, 0, 0, 0, 'I', 'E', 'N', 'D', 0, 0, 0, 0};
+  EXPECT_EQ(code_of([&] { inpaint::decode_image(png.data(), png.size()); }), ErrorCode::Decode);
+  EXPECT_EQ(code_of([&] { inpaint::decode_mask(png.data(), png.size()); }), ErrorCode::Decode);
+}
