@@ -143,3 +143,22 @@ TEST(PngDecode, AnEmptyFirstIdatChunkIsADecodeErrorNotAnAbort) {
   EXPECT_EQ(code_of([&] { inpaint::decode_image(png.data(), png.size()); }), ErrorCode::Decode);
   EXPECT_EQ(code_of([&] { inpaint::decode_mask(png.data(), png.size()); }), ErrorCode::Decode);
 }
+
+TEST(PngDecode, AChunkLongerThanTheFileIsRefusedBeforeStbAllocatesIt) {
+  // fuzz_image_decode, fuzz_mask (corpus: regression-png-huge-idat.png): an IDAT claiming
+  // 0x7fffffff bytes in a 61-byte file made stb allocate 2 GiB before noticing the data was
+  // missing. The length is checked against the file first.
+  const std::vector<std::uint8_t> png = {
+      0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+      0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0, 7, 0, 0, 0, 9, 8, 0, 0, 0, 0, 0, 0, 0, 0,
+      0x7f, 0xff, 0xff, 0xff, 'I', 'D', 'A', 'T', 0x78, 0xda, 0x63, 0x60, 0, 0, 0, 0,
+      0, 0, 0, 0, 'I', 'E', 'N', 'D', 0, 0, 0, 0};
+  std::string message;
+  EXPECT_EQ(code_of([&] { inpaint::decode_image(png.data(), png.size()); }, &message), ErrorCode::Decode);
+  EXPECT_NE(message.find("claims 2147483647 bytes"), std::string::npos) << message;
+  EXPECT_EQ(code_of([&] { inpaint::decode_mask(png.data(), png.size()); }), ErrorCode::Decode);
+  // A well-formed PNG still decodes: the check walks to IEND.
+  inpaint::Image grey(3, 2, 1);
+  auto encoded = inpaint::encode_image(grey, {inpaint::ImageFormat::Png});
+  EXPECT_EQ(inpaint::decode_image(encoded.data(), encoded.size()).rgb.width(), 3);
+}

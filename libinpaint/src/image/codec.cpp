@@ -94,6 +94,24 @@ Header read_header(const std::uint8_t* bytes, std::size_t size, const DecodeOpti
   throw Error(ErrorCode::Decode, "not a PNG or JPEG image (unrecognised signature)");
 }
 
+// stb grows its IDAT buffer to a chunk's declared length before reading the chunk, so a PNG
+// of a few hundred bytes claiming a 2 GiB IDAT made it allocate 2 GiB (fuzz_image_decode). A
+// chunk longer than the bytes left is truncation: refuse it before stb sees it.
+void check_png_chunk_lengths(const std::uint8_t* bytes, std::size_t size) {
+  std::size_t pos = 8;  // after the signature
+  while (size - pos >= 8) {
+    std::uint32_t length = std::uint32_t(bytes[pos]) << 24 | std::uint32_t(bytes[pos + 1]) << 16 |
+                           std::uint32_t(bytes[pos + 2]) << 8 | bytes[pos + 3];
+    if (length > size - pos - 8)
+      throw Error(ErrorCode::Decode, "truncated or corrupt PNG: a chunk claims " + std::to_string(length) +
+                                         " bytes but only " + std::to_string(size - pos - 8) + " are left");
+    if (std::memcmp(bytes + pos + 4, "IEND", 4) == 0) return;
+    pos += 8 + length;
+    if (size - pos < 4) return;  // no CRC: stb reports the truncation
+    pos += 4;
+  }
+}
+
 // Decoded pixels as stored: 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels.
 Image decode_raw(const std::uint8_t* bytes, std::size_t size, const DecodeOptions& options) {
   Header header = read_header(bytes, size, options);
@@ -107,6 +125,7 @@ Image decode_raw(const std::uint8_t* bytes, std::size_t size, const DecodeOption
       throw Error(ErrorCode::Decode, std::string("truncated or corrupt JPEG: ") + tjGetErrorStr2(tj.handle));
     return out;
   }
+  check_png_chunk_lengths(bytes, size);
   int width = 0, height = 0, channels = 0;
   stbi_uc* pixels = stbi_load_from_memory(bytes, int(size), &width, &height, &channels, 0);
   if (!pixels) {
