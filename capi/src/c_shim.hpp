@@ -90,6 +90,16 @@ inline void require(const void* pointer, const char* function, const char* argum
 
 // ---- extensible parameter structs
 
+// The integer a C caller put in an enum-typed argument or field. C allows any int there, but
+// in C++ loading an enum outside its enumerators' range is undefined (UBSan's enum check stopped
+// the C API test at inpaint_status_name((inpaint_status)99)): read the bytes as the integer.
+template <class E>
+int c_enum(const E& value) {
+  std::underlying_type_t<E> raw;
+  std::memcpy(&raw, &value, sizeof raw);
+  return static_cast<int>(raw);
+}
+
 // Takes `field` from the caller's struct when that struct (possibly from an older, shorter
 // header) holds all of it; otherwise the default already in `out` stays.
 #define INPAINT_TAKE(out, user, field)                                                      \

@@ -35,13 +35,13 @@ inpaint::DecodeOptions decode_options(const inpaint_decode_params* user) {
   return options;
 }
 
-inpaint::ImageFormat image_format(inpaint_format format, const char* field) {
+inpaint::ImageFormat image_format(int format, const char* field) {  // an int: see c_enum
   switch (format) {
     case INPAINT_FORMAT_PNG: return inpaint::ImageFormat::Png;
     case INPAINT_FORMAT_JPEG: return inpaint::ImageFormat::Jpeg;
   }
   invalid(std::string(field) + " must be INPAINT_FORMAT_PNG or INPAINT_FORMAT_JPEG, got " +
-          std::to_string(static_cast<int>(format)));
+          std::to_string(format));
 }
 
 inpaint::EncodeOptions encode_options(const inpaint_encode_params* user) {
@@ -52,7 +52,7 @@ inpaint::EncodeOptions encode_options(const inpaint_encode_params* user) {
     INPAINT_TAKE(p, user, png_compression);
   }
   inpaint::EncodeOptions options;
-  options.format = image_format(p.format, "inpaint_encode_params.format");
+  options.format = image_format(c_enum(p.format), "inpaint_encode_params.format");
   options.quality = p.quality;
   options.png_compression = p.png_compression;
   return options;
@@ -83,12 +83,12 @@ MaskSettings mask_settings(const inpaint_mask_params* user) {
   settings.clean.min_island_area = p.min_island_area;
   settings.clean.min_hole_area = p.min_hole_area;
   settings.clean.dilate_px = p.dilate_px;
-  switch (p.backend) {
+  switch (c_enum(p.backend)) {
     case INPAINT_MASK_BACKEND_OPENCV: settings.backend = inpaint::MaskBackend::OpenCV; break;
     case INPAINT_MASK_BACKEND_TENSOR: settings.backend = inpaint::MaskBackend::Tensor; break;
     default:
       invalid("inpaint_mask_params.backend must be INPAINT_MASK_BACKEND_OPENCV or _TENSOR, got " +
-              std::to_string(static_cast<int>(p.backend)));
+              std::to_string(c_enum(p.backend)));
   }
   if (p.device) settings.device = p.device;
   return settings;
@@ -123,20 +123,20 @@ inpaint::PipelineOptions pipeline_options(const inpaint_pipeline_params* user) {
   options.mask_backend = mask.backend;
   options.mask_device = mask.device;
   options.resize_mask = p.resize_mask != 0;
-  switch (p.strategy) {
+  switch (c_enum(p.strategy)) {
     case INPAINT_STRATEGY_AUTO: options.strategy = inpaint::Strategy::Auto; break;
     case INPAINT_STRATEGY_ORIGINAL: options.strategy = inpaint::Strategy::Original; break;
     case INPAINT_STRATEGY_CROP: options.strategy = inpaint::Strategy::Crop; break;
     case INPAINT_STRATEGY_RESIZE: options.strategy = inpaint::Strategy::Resize; break;
     default:
       invalid("inpaint_pipeline_params.strategy must be one of INPAINT_STRATEGY_*, got " +
-              std::to_string(static_cast<int>(p.strategy)));
+              std::to_string(c_enum(p.strategy)));
   }
   options.crop_trigger = p.crop_trigger;
   options.crop_margin = p.crop_margin;
   options.resize_long_side = p.resize_long_side;
   options.feather_px = p.feather_px;
-  options.output.format = image_format(p.output_format, "inpaint_pipeline_params.output_format");
+  options.output.format = image_format(c_enum(p.output_format), "inpaint_pipeline_params.output_format");
   options.output.quality = p.quality;
   options.preview_long_side = p.preview_long_side;
   options.preview.format = inpaint::ImageFormat::Jpeg;
@@ -201,7 +201,8 @@ const char* inpaint_version(void) { return inpaint::version(); }
 
 const char* inpaint_last_error(void) { return t_last_error.c_str(); }
 
-const char* inpaint_status_name(inpaint_status status) {
+const char* inpaint_status_name(inpaint_status status_arg) {
+  const int status = c_enum(status_arg);
   if (status == INPAINT_OK) return "ok";
   if (status == INPAINT_ERR_OUT_OF_MEMORY) return "out_of_memory";
   if ((status >= INPAINT_ERR_INVALID_ARGUMENT && status <= INPAINT_ERR_INTERNAL) || status == INPAINT_ERR_UNAVAILABLE ||
@@ -382,7 +383,8 @@ inpaint_status inpaint_decide_label_wait(int attempt, double age_s, int labels_p
   });
 }
 
-const char* inpaint_label_wait_decision_name(inpaint_label_wait_decision decision) {
+const char* inpaint_label_wait_decision_name(inpaint_label_wait_decision decision_arg) {
+  const int decision = c_enum(decision_arg);
   if (decision < INPAINT_LABEL_WAIT || decision > INPAINT_LABEL_GIVE_UP) return "unknown";
   return inpaint::label_wait_decision_name(static_cast<inpaint::LabelWaitDecision>(decision));
 }
@@ -617,12 +619,14 @@ inpaint_status inpaint_result_timings(const inpaint_result* result, inpaint_timi
 
 // ---------------------------------------------------------------- encodings
 
-const char* inpaint_dtype_name(inpaint_dtype dtype) {
+const char* inpaint_dtype_name(inpaint_dtype dtype_arg) {
+  const int dtype = c_enum(dtype_arg);
   if (dtype < INPAINT_DTYPE_BOOL || dtype > INPAINT_DTYPE_F8_E8M0) return "unknown";
   return inpaint::dtype_name(static_cast<inpaint::DType>(dtype));  // same order by design
 }
 
-size_t inpaint_dtype_size(inpaint_dtype dtype) {
+size_t inpaint_dtype_size(inpaint_dtype dtype_arg) {
+  const int dtype = c_enum(dtype_arg);
   if (dtype < INPAINT_DTYPE_BOOL || dtype > INPAINT_DTYPE_F8_E8M0) return 0;
   return inpaint::dtype_size(static_cast<inpaint::DType>(dtype));
 }
@@ -675,11 +679,12 @@ inpaint_status inpaint_encoding_add_tensor(inpaint_encoding* encoding, const cha
     require(name, fn, "name");
     if (ndim) require(shape, fn, "shape");
     if (size) require(data, fn, "data");
-    if (dtype < INPAINT_DTYPE_BOOL || dtype > INPAINT_DTYPE_F8_E8M0)
-      invalid(std::string(fn) + ": dtype " + std::to_string(int(dtype)) + " is not an inpaint_dtype");
+    const int dtype_value = c_enum(dtype);
+    if (dtype_value < INPAINT_DTYPE_BOOL || dtype_value > INPAINT_DTYPE_F8_E8M0)
+      invalid(std::string(fn) + ": dtype " + std::to_string(dtype_value) + " is not an inpaint_dtype");
     if (!*name || std::string(name) == "__metadata__")
       invalid(std::string(fn) + ": name must be non-empty and not '__metadata__'");
-    inpaint::DType type = static_cast<inpaint::DType>(dtype);
+    inpaint::DType type = static_cast<inpaint::DType>(dtype_value);
     inpaint::Shape dims(shape, shape + ndim);
     std::size_t expected = inpaint::HostTensor::byte_size(type, dims);
     if (size != expected)

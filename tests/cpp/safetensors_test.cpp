@@ -251,6 +251,7 @@ TEST(EncodingId, DependsOnPixelsGeometryAndModel) {
   ImageView tall = a.view();
   tall.width = 24;
   tall.height = 32;  // the same bytes, another image
+  tall.stride = 0;   // packed: rows of 24 pixels (a's stride would read 32 rows of 96 bytes past the end)
   EXPECT_NE(pixel_sha256(a), pixel_sha256(tall));
   // A strided view hashes its pixels, not the padding.
   Image padded(40, 24, 3);

@@ -142,7 +142,8 @@ TEST(TorchScript, LamaNormalisationChannelOrderAndPadding) {
   std::string vflip = lama_module("vflip", "torch.flip(image, [2])");
   std::string mask_out = lama_module("mask", "mask.repeat(1, 3, 1, 1)");
   for (const auto& device : devices())
-    for (auto [w, h] : {std::pair{13, 11}, {8, 16}, {3, 2}, {37, 21}}) {
+    for (auto size : {std::pair{13, 11}, {8, 16}, {3, 2}, {37, 21}}) {
+      const int w = size.first, h = size.second;  // lambdas below capture these: clang 14 cannot capture structured bindings
       SCOPED_TRACE(device + " " + std::to_string(w) + "x" + std::to_string(h));
       Image in = test::pattern_rgb(w, h);
       Image mask = rect_mask(w, h, 0, 0, w, h);  // the whole image is hole: every pixel checked

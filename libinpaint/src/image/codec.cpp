@@ -108,6 +108,24 @@ Error out_of_memory(const Header& header) {
                                         " MB needed); lower max_pixels or allow the process more memory");
 }
 
+// stb grows its IDAT buffer to a chunk's declared length before reading the chunk, so a PNG
+// of a few hundred bytes claiming a 2 GiB IDAT made it allocate 2 GiB (fuzz_image_decode). A
+// chunk longer than the bytes left is truncation: refuse it before stb sees it.
+void check_png_chunk_lengths(const std::uint8_t* bytes, std::size_t size) {
+  std::size_t pos = 8;  // after the signature
+  while (size - pos >= 8) {
+    std::uint32_t length = std::uint32_t(bytes[pos]) << 24 | std::uint32_t(bytes[pos + 1]) << 16 |
+                           std::uint32_t(bytes[pos + 2]) << 8 | bytes[pos + 3];
+    if (length > size - pos - 8)
+      throw Error(ErrorCode::Decode, "truncated or corrupt PNG: a chunk claims " + std::to_string(length) +
+                                         " bytes but only " + std::to_string(size - pos - 8) + " are left");
+    if (std::memcmp(bytes + pos + 4, "IEND", 4) == 0) return;
+    pos += 8 + length;
+    if (size - pos < 4) return;  // no CRC: stb reports the truncation
+    pos += 4;
+  }
+}
+
 // Decoded pixels as stored: 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels.
 Image decode_pixels(const Header& header, const std::uint8_t* bytes, std::size_t size) {
   if (header.format == ImageFormat::Jpeg) {
@@ -120,6 +138,7 @@ Image decode_pixels(const Header& header, const std::uint8_t* bytes, std::size_t
       throw Error(ErrorCode::Decode, std::string("truncated or corrupt JPEG: ") + tjGetErrorStr2(tj.handle));
     return out;
   }
+  check_png_chunk_lengths(bytes, size);
   int width = 0, height = 0, channels = 0;
   // stb keeps its last reason per thread and some failures (a reserved deflate block type) set
   // none: clear it so that a reason is this call's or absent, never a stale or null string.

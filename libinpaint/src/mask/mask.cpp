@@ -154,9 +154,16 @@ std::vector<cv::Rect> region_boxes(const cv::Mat& hole, cv::Point offset, int ma
   return boxes;
 }
 
+cv::Rect nonzero_box(const cv::Mat& mask) {
+  if (mask.type() != CV_8UC1) throw Error(ErrorCode::Internal, "nonzero_box: the mask must be CV_8UC1");
+  if (mask.empty()) return {};
+  MaskBox b = mask_bounds({mask.data, mask.cols, mask.rows, 1, mask.step[0]}, 0);
+  return b.empty() ? cv::Rect() : cv::Rect(b.x, b.y, b.width, b.height);
+}
+
 MaskRegion tight(const MaskRegion& region) {
   if (region.empty()) return {};
-  cv::Rect box = cv::boundingRect(region.mask);
+  cv::Rect box = nonzero_box(region.mask);
   if (box.empty()) return {};
   return {box + region.rect.tl(), region.mask(box)};
 }

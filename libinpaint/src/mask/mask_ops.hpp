@@ -20,6 +20,11 @@ struct MaskRegion {
 
 void validate(const MaskCleanOptions& options);
 
+// Bounding box of the non-zero pixels of a CV_8UC1 mask (empty when there are none). Use it
+// instead of cv::boundingRect(mask): OpenCV 4.6 gets some masks wrong (a 3x2 mask
+// {255,0; 255,255; 255,0} comes back 1x3, losing the right column), found by fuzz/fuzz_mask.
+cv::Rect nonzero_box(const cv::Mat& mask);
+
 // Elliptical structuring element of diameter 2r+1 (the one OpenCV's MORPH_ELLIPSE gives).
 cv::Mat ellipse_kernel(int radius);
 

@@ -20,6 +20,7 @@
 
 #include "core/cv_bridge.hpp"
 #include "inpaint/error.hpp"
+#include "mask/mask_ops.hpp"
 #include "models/builtin.hpp"
 #include "models/patchmatch.hpp"
 
@@ -149,7 +150,7 @@ void find_targets(Level& level) {
       if (row[x]) level.targets.push_back(y * level.width + x);
   }
   while (band < kBands) level.band_begin[++band] = int(level.targets.size());
-  level.hole_box = cv::boundingRect(level.hole);
+  level.hole_box = detail::nonzero_box(level.hole);
 }
 
 cv::Point random_source(const Level& level, std::mt19937_64& rng) {
@@ -375,7 +376,7 @@ Image patchmatch_fill(const ImageView& image, const ImageView& mask, const Patch
   const int max_levels = p.levels > 0 ? p.levels : 12;
   while (int(rgbs.size()) < max_levels) {
     const cv::Mat& fine = holes.back();
-    cv::Rect box = cv::boundingRect(fine);
+    cv::Rect box = detail::nonzero_box(fine);
     if (std::max(box.width, box.height) <= 2 * p.patch || std::min(fine.cols, fine.rows) < 8 * p.patch) break;
     cv::Size half((fine.cols + 1) / 2, (fine.rows + 1) / 2);
     cv::Mat coarse_hole, coarse_rgb;

@@ -17,6 +17,7 @@
 #include "core/text.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/store.hpp"
+#include "store/redis_manifest.hpp"
 #include "store/safetensors.hpp"
 #include "store/stats.hpp"
 
@@ -27,20 +28,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using ReplyPtr = std::shared_ptr<redisReply>;
 
-// A manifest's first 8 bytes, read as a safetensors header length, exceed the 100 MB limit,
-// so a manifest can never be mistaken for an encoding.
-const std::string kManifestMagic = "INPAINT-CHUNKS\n";
-
-// The largest value this store reads or writes (put refuses more with TooLarge): far above any
-// SAM-family encoding (a ViT-H image embedding is 4 MiB), and a bound on what a manifest read
-// from the server may make a reader allocate.
-constexpr std::uint64_t kMaxValueBytes = 4ull << 30;
-constexpr std::uint64_t kMinChunkBytes = 1024, kMaxChunkBytes = 512ull << 20;  // the second: Redis' limit
-
-struct Manifest {
-  std::string token;
-  std::uint64_t count = 0, total = 0;
-};
+using detail::kManifestMagic;
+using detail::kMaxChunkBytes;
+using detail::kMaxValueBytes;
+using detail::kMinChunkBytes;
+using detail::Manifest;
+using detail::parse_manifest;
 
 // "integer 7", "status 'OK'", "array of 3", ...: a reply as a message names it.
 std::string describe(const redisReply& r) {
@@ -55,45 +48,6 @@ std::string describe(const redisReply& r) {
   }
 }
 
-// An unsigned decimal and nothing else: no sign, no space, no trailing junk, no overflow.
-bool parse_decimal(std::string_view text, std::uint64_t& out) {
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return !text.empty() && error == std::errc() && end == text.data() + text.size();
-}
-
-// The manifest, or nothing when the value is not one. A value that starts like one but breaks
-// a rule is Error(Decode): get() then treats it as a corrupt entry (a miss, logged on stderr and
-// removed), which is what a cache reader wants from a poisoned key, rather than an exception
-// for every reader of it. The limits keep a lying manifest from making a reader allocate
-// (or ask for) more than a real value could need.
-std::optional<Manifest> parse_manifest(const char* data, std::size_t size) {
-  if (size < kManifestMagic.size() || std::memcmp(data, kManifestMagic.data(), kManifestMagic.size()) != 0)
-    return std::nullopt;
-  auto bad = [&](const std::string& rule) -> std::optional<Manifest> {
-    throw Error(ErrorCode::Decode, "redis: malformed chunk manifest " + detail::quoted({data, size}) + ": " + rule);
-  };
-  std::string_view rest(data + kManifestMagic.size(), size - kManifestMagic.size());
-  std::string_view lines[3];
-  for (std::string_view& line : lines) {
-    std::size_t end = rest.find('\n');
-    if (end == std::string_view::npos) return bad("expected three lines: token, count, total");
-    line = rest.substr(0, end);
-    rest.remove_prefix(end + 1);
-  }
-  if (!rest.empty()) return bad("trailing bytes after the total");
-  Manifest m;
-  std::uint64_t token = 0;
-  if (!parse_decimal(lines[0], token)) return bad("the token must be an unsigned decimal");
-  if (!parse_decimal(lines[1], m.count) || !parse_decimal(lines[2], m.total))
-    return bad("count and total must be unsigned decimals");
-  m.token = std::string(lines[0]);
-  if (m.count == 0) return bad("count is 0");
-  if (m.total > kMaxValueBytes) return bad("total exceeds the limit of " + std::to_string(kMaxValueBytes) + " bytes");
-  // Every chunk but the last holds the writer's chunk size, which is 1 KiB..512 MiB.
-  if (m.count > (m.total + kMinChunkBytes - 1) / kMinChunkBytes || m.count < (m.total + kMaxChunkBytes - 1) / kMaxChunkBytes)
-    return bad(std::to_string(m.count) + " chunks cannot hold " + std::to_string(m.total) + " bytes in chunks of 1 KiB..512 MiB");
-  return m;
-}
 
 // The RESP form of a command whose last argument is appended by the caller, so a large value
 // is copied once, straight into the command buffer.

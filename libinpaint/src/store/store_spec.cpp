@@ -4,8 +4,9 @@
 #include <map>
 
 #include "core/text.hpp"
+#include "store/store_spec.hpp"
+
 #include "inpaint/error.hpp"
-#include "inpaint/store.hpp"
 
 namespace inpaint {
 
@@ -88,7 +89,7 @@ class Keys {
   std::string known_;
 };
 
-std::unique_ptr<EncodingStore> open_redis(const std::string& spec) {
+detail::StoreTierSpec parse_redis(const std::string& spec) {
   // redis://[host][:port][/db][?key=value&...]
   std::string rest = spec.substr(8);
   std::string query;
@@ -124,29 +125,44 @@ std::unique_ptr<EncodingStore> open_redis(const std::string& spec) {
   o.retry_ms = int(keys.integer("retry_ms", o.retry_ms, 0, 3'600'000));
   o.chunk_bytes = keys.bytes("chunk", o.chunk_bytes);
   keys.finish();
-  return make_redis_store(o);
+  detail::StoreTierSpec tier;
+  tier.kind = detail::StoreTierSpec::Kind::Redis;
+  tier.redis = o;
+  return tier;
 }
 
-std::unique_ptr<EncodingStore> open_one(const std::string& spec) {
-  if (spec.rfind("redis://", 0) == 0) return open_redis(spec);
+detail::StoreTierSpec parse_one(const std::string& spec) {
+  if (spec.rfind("redis://", 0) == 0) return parse_redis(spec);
   std::size_t colon = spec.find(':');
   std::string name = spec.substr(0, colon);
   Keys keys(spec, colon == std::string::npos ? std::map<std::string, std::string>{}
                                              : parse_pairs(spec, spec.substr(colon + 1), ','));
+  detail::StoreTierSpec tier;
   if (name == "memory") {
-    std::uint64_t capacity = keys.bytes("capacity", 1ull << 30);
+    tier.capacity = keys.bytes("capacity", 1ull << 30);
     keys.finish();
-    return make_memory_store(capacity);
+    return tier;
   }
   if (name == "dir") {
     auto path = keys.take("path");
-    std::uint64_t capacity = keys.bytes("capacity", 0);
-    bool fsync = keys.integer("fsync", 1, 0, 1) != 0;
+    tier.kind = detail::StoreTierSpec::Kind::Directory;
+    tier.capacity = keys.bytes("capacity", 0);
+    tier.fsync = keys.integer("fsync", 1, 0, 1) != 0;
     keys.finish();
     if (!path) throw Error(ErrorCode::InvalidArgument, "store spec " + detail::quoted(spec) + ": dir needs path=DIRECTORY");
-    return make_directory_store(*path, capacity, fsync);
+    tier.path = *path;
+    return tier;
   }
   parse_error(spec, "unknown store " + detail::quoted(name) + " (known: memory:..., dir:path=..., redis://...)");
+}
+
+std::unique_ptr<EncodingStore> open_tier(const detail::StoreTierSpec& tier) {
+  switch (tier.kind) {
+    case detail::StoreTierSpec::Kind::Memory: return make_memory_store(tier.capacity);
+    case detail::StoreTierSpec::Kind::Directory: return make_directory_store(tier.path, tier.capacity, tier.fsync);
+    case detail::StoreTierSpec::Kind::Redis: return make_redis_store(tier.redis);
+  }
+  throw Error(ErrorCode::Internal, "store spec: unknown tier kind");
 }
 
 }  // namespace
@@ -168,19 +184,28 @@ std::uint64_t parse_byte_size(const std::string& text) {
               "size " + detail::quoted(text) + " must be a number with an optional unit B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB");
 }
 
-std::unique_ptr<EncodingStore> open_store(const std::string& spec) {
+std::vector<detail::StoreTierSpec> detail::parse_store_spec(const std::string& spec) {
   if (spec.empty()) throw Error(ErrorCode::Parse, "store spec is empty");
-  if (spec.find('|') == std::string::npos) return open_one(spec);
-  std::vector<std::unique_ptr<EncodingStore>> tiers;
+  std::vector<StoreTierSpec> tiers;
   std::size_t pos = 0;
   while (true) {
     std::size_t bar = spec.find('|', pos);
     std::string part = spec.substr(pos, bar == std::string::npos ? std::string::npos : bar - pos);
     if (part.empty()) parse_error(spec, "a tier is empty");
-    tiers.push_back(open_one(part));
+    tiers.push_back(parse_one(part));
     if (bar == std::string::npos) break;
     pos = bar + 1;
   }
+  return tiers;
+}
+
+std::unique_ptr<EncodingStore> open_store(const std::string& spec) {
+  // The whole spec is parsed before anything opens: a typo in the last tier must not leave a
+  // directory created by the first.
+  std::vector<detail::StoreTierSpec> parsed = detail::parse_store_spec(spec);
+  if (parsed.size() == 1) return open_tier(parsed[0]);
+  std::vector<std::unique_ptr<EncodingStore>> tiers;
+  for (const detail::StoreTierSpec& tier : parsed) tiers.push_back(open_tier(tier));
   return make_tiered_store(std::move(tiers));
 }
 
