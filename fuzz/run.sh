@@ -75,7 +75,8 @@ for t in "${targets[@]}"; do
   if [ "$rc" != 0 ] || [ "$crashes" != 0 ]; then
     status=1
     echo "  $t: exit $rc after ${wall}s; inputs in $dir/artifacts; log $dir/log.txt:" >&2
-    grep -E 'ERROR|SUMMARY|fuzz property|==[0-9]+==|#[0-9]+ 0x' "$dir/log.txt" | head -12 | sed 's/^/    /' >&2
+    # (|| true: head closing the pipe early must not end the report under pipefail)
+    { grep -E 'ERROR|SUMMARY|fuzz property|runtime error|==[0-9]+==|#[0-9]+ 0x' "$dir/log.txt" | head -12 | sed 's/^/    /' >&2; } || true
   fi
 done
 exit $status

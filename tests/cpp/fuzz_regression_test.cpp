@@ -103,8 +103,11 @@ TEST(MaskBounds, FeatheringKeepsEveryHolePixelWhateverItsShape) {
   for (auto [x, y] : {std::pair{0, 2}, {0, 3}, {1, 3}, {0, 4}}) mask.data()[y * 4 + x] = 255;
   for (int feather : {0, 1, 3}) {
     inpaint::Image weights = inpaint::feather_mask(mask, feather);
-    for (int i = 0; i < 32; ++i)
-      if (mask.data()[i] == 255) EXPECT_EQ(weights.data()[i], 255) << "pixel " << i << ", feather " << feather;
+    for (int i = 0; i < 32; ++i) {
+      if (mask.data()[i] == 255) {
+        EXPECT_EQ(weights.data()[i], 255) << "pixel " << i << ", feather " << feather;
+      }
+    }
   }
   // The same through clean-up: nothing to open, close or drop; the hole is kept whole.
   inpaint::MaskCleanOptions o;
