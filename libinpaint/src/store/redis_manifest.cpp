@@ -10,15 +10,10 @@
 
 namespace inpaint::detail {
 
-namespace {
-
-// An unsigned decimal and nothing else: no sign, no space, no trailing junk, no overflow.
 bool parse_decimal(std::string_view text, std::uint64_t& out) {
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
   return !text.empty() && error == std::errc() && end == text.data() + text.size();
 }
-
-}  // namespace
 
 std::optional<Manifest> parse_manifest(const char* data, std::size_t size) {
   if (size < kManifestMagic.size() || std::memcmp(data, kManifestMagic.data(), kManifestMagic.size()) != 0)

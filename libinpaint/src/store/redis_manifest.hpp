@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "inpaint/export.hpp"
 
@@ -20,6 +21,9 @@ inline const std::string kManifestMagic = "INPAINT-CHUNKS\n";
 constexpr std::uint64_t kMaxValueBytes = 4ull << 30;
 // Chunk sizes a writer may use: 1 KiB up to Redis' limit on one value.
 constexpr std::uint64_t kMinChunkBytes = 1024, kMaxChunkBytes = 512ull << 20;
+
+// An unsigned decimal and nothing else: no sign, no space, no trailing junk, no overflow.
+bool parse_decimal(std::string_view text, std::uint64_t& out);
 
 struct Manifest {
   std::string token;

@@ -33,6 +33,7 @@ using detail::kMaxChunkBytes;
 using detail::kMaxValueBytes;
 using detail::kMinChunkBytes;
 using detail::Manifest;
+using detail::parse_decimal;
 using detail::parse_manifest;
 
 // "integer 7", "status 'OK'", "array of 3", ...: a reply as a message names it.
