@@ -380,11 +380,13 @@ TEST(Hostile, IntegerMetadataThatDoesNotFitIsRefused) {
   auto with_metadata = [](const std::string& key, const std::string& value) {
     return safetensors_with_header("{\"__metadata__\":{\"" + key + "\":\"" + value + "\"}}");
   };
-  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& pair : std::vector<std::pair<std::string, std::string>>{
            {"original_width", "4294967297"},
            {"original_height", "-1"},
            {"format_version", "99999999999999999999"},
            {"created_at", "99999999999999999999"}}) {
+    const std::string& key = pair.first;  // named copies: clang 14 cannot capture structured bindings
+    const std::string& value = pair.second;
     std::string message;
     EXPECT_EQ(code_of([&] { parse(with_metadata(key, value)); }, &message), ErrorCode::Decode) << key << "=" << value;
     EXPECT_NE(message.find("is outside"), std::string::npos) << message;

@@ -3,6 +3,7 @@
 // encoded by OpenCV (libpng + zlib).
 #include <turbojpeg.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <opencv2/imgcodecs.hpp>
@@ -13,6 +14,24 @@
 #include "inpaint/error.hpp"
 #include "inpaint/image.hpp"
 
+// stb returns NULL both for bad data and for a failed allocation, and some of its allocation
+// failures set no reason: its allocations go through these so that out of memory is told apart.
+namespace {
+thread_local bool g_stb_out_of_memory = false;
+void* stb_malloc(std::size_t size) {
+  void* p = std::malloc(size);
+  if (!p && size) g_stb_out_of_memory = true;
+  return p;
+}
+void* stb_realloc(void* old, std::size_t size) {
+  void* p = std::realloc(old, size);
+  if (!p && size) g_stb_out_of_memory = true;
+  return p;
+}
+}  // namespace
+#define STBI_MALLOC(size) stb_malloc(size)
+#define STBI_REALLOC(old, size) stb_realloc(old, size)
+#define STBI_FREE(p) std::free(p)
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
 #define STBI_ONLY_PNG
@@ -143,10 +162,11 @@ Image decode_pixels(const Header& header, const std::uint8_t* bytes, std::size_t
   // stb keeps its last reason per thread and some failures (a reserved deflate block type) set
   // none: clear it so that a reason is this call's or absent, never a stale or null string.
   stbi__g_failure_reason = nullptr;
+  g_stb_out_of_memory = false;
   stbi_uc* pixels = stbi_load_from_memory(bytes, int(size), &width, &height, &channels, 0);
   if (!pixels) {
     const char* reason = stbi_failure_reason();
-    if (reason && std::strcmp(reason, "outofmem") == 0) throw out_of_memory(header);
+    if (g_stb_out_of_memory || (reason && std::strcmp(reason, "outofmem") == 0)) throw out_of_memory(header);
     throw Error(ErrorCode::Decode, std::string("truncated or corrupt PNG: ") +
                                        (reason && *reason ? reason : "the compressed image data is invalid"));
   }
