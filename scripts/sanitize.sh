@@ -52,9 +52,7 @@ WRAPPER
 chmod +x "$cli_wrapper"
 # test_packaging builds an unsanitized wheel with pip (a packaging check, not a memory check,
 # and a second full build): skipped here, it runs in scripts/test.sh.
-# INPAINT_TEST_STARTUP_S: the sanitized CLI needs about 2 s to start, so the Ctrl-C test waits
-# longer before it interrupts a run.
-LD_PRELOAD=$asan_runtime ASAN_OPTIONS="detect_leaks=0" INPAINT_SKIP_PIP_TEST=1 INPAINT_TEST_STARTUP_S=6 \
+LD_PRELOAD=$asan_runtime ASAN_OPTIONS="detect_leaks=0" INPAINT_SKIP_PIP_TEST=1 \
   PYTHONPATH="$root/build-sanitize/python" INPAINT_CLI="$root/$cli_wrapper" \
   /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python || status=1
 phase "pytest (Python module and CLI)"

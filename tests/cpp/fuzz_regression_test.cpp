@@ -82,6 +82,8 @@ TEST(RedisManifest, RefusesWhatNoWriterWrites) {
   EXPECT_EQ(code("42\n1\n99999999999999999999\n"), ErrorCode::Decode);   // above 2^64
   EXPECT_EQ(code("42\n1\n1024\nextra"), ErrorCode::Decode);
   EXPECT_EQ(code("42 1 1024"), ErrorCode::Decode);
+  // fuzz_redis_manifest (regression-long-token): 30 digits with leading zeros fit 64 bits.
+  EXPECT_EQ(code("000000000000000014699009709021\n3\n60000\n"), ErrorCode::Decode);
   EXPECT_EQ(code("42\n2\n536870913\n"), ErrorCode{0});  // one byte more than one chunk may hold: two
 }
 

@@ -32,7 +32,8 @@ std::optional<Manifest> parse_manifest(const char* data, std::size_t size) {
   if (!rest.empty()) return bad("trailing bytes after the total");
   Manifest m;
   std::uint64_t token = 0;
-  if (!parse_decimal(lines[0], token)) return bad("the token must be an unsigned decimal");
+  // The writer prints a 64-bit random number: at most 20 digits (it names the chunk keys).
+  if (lines[0].size() > 20 || !parse_decimal(lines[0], token)) return bad("the token must be an unsigned decimal of up to 20 digits");
   if (!parse_decimal(lines[1], m.count) || !parse_decimal(lines[2], m.total))
     return bad("count and total must be unsigned decimals");
   m.token = std::string(lines[0]);
