@@ -107,18 +107,6 @@ static int still_marked(const inpaint_image *image) {
          image->stride == 12345;
 }
 
-/* CRC-32 of PNG chunks (reflected polynomial 0xEDB88320), so crafted headers are valid. */
-static uint32_t crc32_of(const uint8_t *bytes, size_t size) {
-  uint32_t crc = 0xFFFFFFFFu;
-  size_t i;
-  int bit;
-  for (i = 0; i < size; ++i) {
-    crc ^= bytes[i];
-    for (bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return crc ^ 0xFFFFFFFFu;
-}
-
 static void put_be32(uint8_t *at, uint32_t value) {
   at[0] = (uint8_t)(value >> 24);
   at[1] = (uint8_t)(value >> 16);

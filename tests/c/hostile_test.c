@@ -57,17 +57,6 @@ static void write_bytes(const char *path, const uint8_t *data, size_t size) {
   fclose(f);
 }
 
-static uint32_t crc32_of(const uint8_t *data, size_t n) {
-  uint32_t crc = 0xFFFFFFFFu;
-  size_t i;
-  int k;
-  for (i = 0; i < n; ++i) {
-    crc ^= data[i];
-    for (k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
 static size_t put_chunk(uint8_t *out, const char *type, const uint8_t *data, uint32_t length) {
   uint32_t crc;
   out[0] = (uint8_t)(length >> 24);

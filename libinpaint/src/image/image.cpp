@@ -138,7 +138,7 @@ const char* file_kind(mode_t mode) {
 
 // Opens path for reading without ever blocking (O_NONBLOCK: a FIFO with no writer would wait
 // forever) and refuses anything but a regular file.
-int open_regular(const std::string& path) {
+int open_regular(const std::string& path, struct stat* stat_out = nullptr) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) throw Error(ErrorCode::Io, "cannot read " + detail::quoted(path, 300) + ": " + errno_text(errno));
   struct stat st {};
@@ -152,6 +152,7 @@ int open_regular(const std::string& path) {
     throw Error(ErrorCode::Io, "cannot read " + detail::quoted(path, 300) + ": it is " + file_kind(st.st_mode) +
                                    ", not a regular file");
   }
+  if (stat_out) *stat_out = st;
   return fd;
 }
 
@@ -214,9 +215,8 @@ std::string write_temp(const std::string& path, const std::uint8_t* bytes, std::
 }  // namespace
 
 std::vector<std::uint8_t> read_file(const std::string& path) {
-  int fd = open_regular(path);
   struct stat st {};
-  ::fstat(fd, &st);
+  int fd = open_regular(path, &st);
   std::vector<std::uint8_t> bytes;
   try {
     bytes.resize(static_cast<std::size_t>(st.st_size));
