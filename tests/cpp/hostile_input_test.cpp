@@ -139,8 +139,10 @@ TEST(Hostile, NonRegularFilesAreRefusedWithoutBlocking) {
     EXPECT_NE(message.find("a FIFO, not a regular file"), std::string::npos) << message;
     EXPECT_EQ(code_of([&] { PromptTable::from_json_file(fifo); }), ErrorCode::Io);
     EXPECT_EQ(code_of([&] { ModelVariants::from_file(fifo); }), ErrorCode::Io);
-    EXPECT_EQ(code_of([&] { default_registry().create("torchscript:path=" + fifo); }, &message), ErrorCode::Io);
-    EXPECT_NE(message.find("FIFO"), std::string::npos) << message;
+    if (INPAINT_TEST_WITH_TORCH) {
+      EXPECT_EQ(code_of([&] { default_registry().create("torchscript:path=" + fifo); }, &message), ErrorCode::Io);
+      EXPECT_NE(message.find("FIFO"), std::string::npos) << message;
+    }
   });
   EXPECT_EQ(code_of([&] { read_file(dir.path()); }, &message), ErrorCode::Io);
   EXPECT_NE(message.find("a directory, not a regular file"), std::string::npos) << message;
