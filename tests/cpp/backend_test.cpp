@@ -11,6 +11,8 @@
 
 #include "inpaint/backend.hpp"
 #include "inpaint/error.hpp"
+#include "inpaint/model.hpp"
+#include "inpaint/segment.hpp"
 #include "test_util.hpp"
 
 using namespace inpaint;
