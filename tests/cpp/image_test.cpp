@@ -190,9 +190,9 @@ TEST(Image, AtomicWriteLeavesNothingOnFailure) {
   }
   int entries = 0;
   DIR* d = opendir(dir.c_str());
-  while (dirent* e = readdir(d)) entries += e->d_name[0] != '.';
+  while (dirent* e = readdir(d)) entries += std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0;
   closedir(d);
-  EXPECT_EQ(entries, 1);  // only out.bin: no temporary files left
+  EXPECT_EQ(entries, 1);  // only out.bin: no temporary files (hidden ones included) left
   std::remove(path.c_str());
   rmdir(dir.c_str());
   EXPECT_THROW(read_file(dir + "/nope"), Error);
@@ -204,6 +204,24 @@ TEST(Image, ResizeLongSide) {
   EXPECT_EQ(small.width(), 100);
   EXPECT_EQ(small.height(), 25);
   EXPECT_THROW(resize_long_side(img, 0), Error);
+}
+
+// The temporary file's name keeps only the first 100 bytes of the file's own name, so a name
+// of 255 bytes (NAME_MAX) can still be written atomically, and nothing else is left beside it.
+TEST(Image, AtomicWriteTakesTheLongestFileNames) {
+  char dir_template[] = "/tmp/inpaint-test-XXXXXX";
+  std::string dir = mkdtemp(dir_template);
+  std::string path = dir + "/" + std::string(251, 'n') + ".png";
+  std::vector<std::uint8_t> bytes(100, 3);
+  write_file_atomic(path, bytes.data(), bytes.size());
+  EXPECT_EQ(read_file(path), bytes);
+  int entries = 0;
+  DIR* d = opendir(dir.c_str());
+  while (dirent* e = readdir(d)) entries += std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  EXPECT_EQ(entries, 1);
+  std::remove(path.c_str());
+  rmdir(dir.c_str());
 }
 
 // ---------------------------------------------------------------- PNG encoding (libpng)
