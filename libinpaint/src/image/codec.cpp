@@ -4,6 +4,7 @@
 // shared libraries and ~120 ms of process start-up on Debian).
 #include <png.h>
 #include <turbojpeg.h>
+#include <zlib.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -238,6 +239,9 @@ bool write_png_rows(png_structp png, png_infop info, const ImageView& image, con
   // libpng refuses widths and heights above 10^6 unless told otherwise; PNG allows 2^31 - 1.
   png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
   png_set_compression_level(png, level);
+  // libpng's own default for image data is Z_FILTERED, which on photos made level 6 files 10%
+  // larger and 20% slower than zlib's default strategy (what OpenCV's encoder, used before, set).
+  png_set_compression_strategy(png, Z_DEFAULT_STRATEGY);
   const bool has_alpha = !alpha.empty();
   const int colour = image.channels == 1 ? (has_alpha ? PNG_COLOR_TYPE_GRAY_ALPHA : PNG_COLOR_TYPE_GRAY)
                                          : (has_alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB);
