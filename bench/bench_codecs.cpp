@@ -69,19 +69,33 @@ int main(int argc, char** argv) {
     options.format = inpaint::ImageFormat::Png;
     options.png_compression = level;
     std::vector<std::uint8_t> ours, theirs;
-    // Alternating, one of each per round after a warm-up round: on a shared machine the load
-    // changes over seconds, and each round's ratio compares the two under the same load.
-    std::vector<double> ours_ms, opencv_ms, ratios;
-    for (int i = 0; i <= runs; ++i) {
+    // One of each per round after a warm-up round, which goes first alternating: on a shared
+    // machine the load changes over seconds, and each round's ratio compares the two under
+    // the same load.
+    auto time_ours = [&] {
       double start = bench::now_ms();
       ours = inpaint::encode_image(rgb, options);
-      double middle = bench::now_ms();
+      return bench::now_ms() - start;
+    };
+    auto time_opencv = [&] {
+      double start = bench::now_ms();
       cv::imencode(".png", bgr, theirs, {cv::IMWRITE_PNG_COMPRESSION, level});
-      double end = bench::now_ms();
+      return bench::now_ms() - start;
+    };
+    std::vector<double> ours_ms, opencv_ms, ratios;
+    for (int i = 0; i <= runs; ++i) {
+      double a, b;
+      if (i % 2) {
+        a = time_ours();
+        b = time_opencv();
+      } else {
+        b = time_opencv();
+        a = time_ours();
+      }
       if (i == 0) continue;
-      ours_ms.push_back(middle - start);
-      opencv_ms.push_back(end - middle);
-      ratios.push_back((middle - start) / (end - middle));
+      ours_ms.push_back(a);
+      opencv_ms.push_back(b);
+      ratios.push_back(a / b);
     }
     std::string l = std::to_string(level);
     std::printf(", \"png%s_libpng\": %.1f, \"png%s_opencv\": %.1f, \"png%s_libpng_over_opencv\": %.3f, "
