@@ -8,6 +8,8 @@
 #include "c_shim.hpp"
 #include "inpaint/model.hpp"
 
+using namespace inpaint::capi;
+
 namespace {
 
 // A callback's status and message as the library's error; `who` names the model.
@@ -82,7 +84,7 @@ inpaint_status inpaint_register_model(const char* name, const char* description,
     if (!table.fill) invalid("inpaint_register_model: callbacks->fill is NULL");
     std::string model_name = name;
     inpaint::default_registry().add(
-        model_name, description ? description : "",
+        model_name, description && *description ? description : "a fill model written in C",
         [model_name, table, user_data](const inpaint::ModelSpec& spec) -> std::unique_ptr<inpaint::InpaintModel> {
           void* state = user_data;
           if (table.create) {

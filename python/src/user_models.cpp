@@ -17,12 +17,14 @@ namespace {
 // ForeignError through unchanged) to the binding that raises it again.
 class PythonModelError : public ForeignError {
  public:
-  explicit PythonModelError(py::error_already_set error) : error_(std::move(error)) {}
-  const char* what() const noexcept override { return error_.what(); }
+  // Made with the GIL held; the message is formatted then, since what() may be called without it.
+  explicit PythonModelError(py::error_already_set error) : error_(std::move(error)), message_(error_.what()) {}
+  const char* what() const noexcept override { return message_.c_str(); }
   void restore() { error_.restore(); }
 
  private:
   py::error_already_set error_;
+  std::string message_;
 };
 
 // A read-only numpy view of pixels the library owns for the length of one call.
@@ -110,7 +112,8 @@ class PythonModel final : public InpaintModel {
 
 void bind_user_models(py::module_& m) {
   // Raises the user's own exception again when it reaches Python through fill/run/Model.
-  py::register_exception_translator([](std::exception_ptr p) {
+  // Registered after errors.cpp's translator, so tried before it (which would wrap it).
+  py::register_local_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (PythonModelError& e) {
@@ -124,7 +127,8 @@ void bind_user_models(py::module_& m) {
         // The registry outlives the interpreter's objects, so it holds the factory through a
         // reference it never drops (the process-wide registry is never destroyed).
         auto* held = new py::object(std::move(factory));
-        default_registry().add(name, description, [name, held](const ModelSpec& spec) -> std::unique_ptr<InpaintModel> {
+        default_registry().add(name, description.empty() ? "a fill model written in Python" : description,
+                               [name, held](const ModelSpec& spec) -> std::unique_ptr<InpaintModel> {
           py::gil_scoped_acquire gil;
           py::object model;
           try {

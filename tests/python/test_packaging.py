@@ -28,6 +28,10 @@ def test_pip_install_offline(tmp_path):
              "img = np.full((40, 40, 3), 90, np.uint8); m = np.zeros((40, 40), np.uint8); m[15:25, 15:25] = 255;"
              "r = inpaint.fill(inpaint.Model('ns'), img, m);"
              "assert abs(int(r.image[20, 20, 0]) - 90) <= 2;"
+             # The torch backend ships beside _core and is found there.
+             "b = inpaint.backends()[0];"
+             "assert not b['built'] or os.path.dirname(inpaint.load_backend('torch')['path'])"
+             " == os.path.dirname(inpaint._core.__file__), b;"
              "print(inpaint.__version__)")
     run = subprocess.run([str(python), "-c", check], capture_output=True, text=True, cwd=tmp_path,
                          env=dict(env, SRC=str(ROOT / "python")), timeout=120)

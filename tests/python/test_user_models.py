@@ -95,7 +95,7 @@ def test_run_encodes_what_a_python_model_filled():
     image, mask = photo(), hole()
     result = inpaint.run(inpaint.Model(name), inpaint.encode(image, format="png"), inpaint.encode(mask, format="png"),
                          clean=False, feather_px=0, format="png")
-    out = inpaint.decode(result.encoded).image
+    out = inpaint.decode(result.encoded).rgb
     assert (out[mask == 255] == 200).all() and np.array_equal(out[mask == 0], image[mask == 0])
 
 
