@@ -12,5 +12,8 @@ int main() {
   inpaint::PipelineResult r = inpaint::fill_image(*model, img, mask);
   int centre = r.image.data()[(30 * 64 + 30) * 3];
   std::printf("inpaint %s: centre %d\n", inpaint::version(), centre);
-  return centre == 120 && !r.mask_empty ? 0 : 1;
+  // The registry template and its spec syntax compile and link from the installed headers.
+  bool listed = inpaint::default_segmenter_registry().contains("grabcut") &&
+                inpaint::ModelSpec::parse("x:path='a,b'").params.at("path") == "a,b";
+  return centre == 120 && !r.mask_empty && listed ? 0 : 1;
 }
