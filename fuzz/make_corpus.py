@@ -223,13 +223,14 @@ JSON_SEEDS = [
 MODEL_SPECS = ["telea", "telea:radius=3", "ns:radius=64", "ns", "patchmatch",
                "patchmatch:patch=7,levels=0,iterations=5,search=0,seed=42", "patchmatch:patch=15,iterations=50,search=32",
                "torchscript:path=/models/big-lama.pt,contract=lama,device=cpu,dtype=fp32,max_side=1024",
-               "unknown:key=value", "telea:radius=1e1"]
+               "unknown:key=value", "telea:radius=1e1",
+               "torchscript:path='/m/a,b=c d.pt',device=\"cuda:0\"", "telea:radius='3'", "x:a='it\\'s \\\\ C:\\x'"]
 SEGMENTER_SPECS = ["grabcut", "grabcut:iterations=5,max_side=1024,radius=0", "grabcut:radius=2.5",
                    "sam:encoder=/m/enc.pt,decoder=/m/dec.pt,device=cpu", "other"]
 STORE_SPECS = ["memory:capacity=512MB", "memory", "dir:path=/var/cache/enc,capacity=10GB,fsync=0",
                "redis://127.0.0.1:6379/0?prefix=enc:&ttl=3600&timeout_ms=500&retry_ms=1000&chunk=256MB",
                "redis://cache", "redis://:6380/2", "memory:capacity=1GiB|dir:path=/tmp/enc|redis://cache:6379",
-               "4096", "1TiB"]
+               "4096", "1TiB", "memory|dir:path='/tmp/a,b|c',fsync=0", "redis://cache?prefix='a&b|c'&ttl=5"]
 ENCODING_IDS = ["0" * 64, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "abc.DEF_1-2", ".hidden",
                 "a" * 128, "a" * 129, "sha\n" + "model"]
 MANIFESTS = [b"INPAINT-CHUNKS\n1234567890123\n3\n600000000\n", b"INPAINT-CHUNKS\n42\n1\n1024\n",

@@ -246,9 +246,13 @@ INPAINT_API const char *inpaint_label_wait_decision_name(inpaint_label_wait_deci
 typedef struct inpaint_model inpaint_model;
 
 /* Creates a model from a spec such as "patchmatch", "telea" or "ns:radius=3" ("name" or
- * "name:key=value,..."). NULL or "" selects the library's default model. UNKNOWN_MODEL when
- * no model has that name, PARSE for a malformed spec, INVALID_ARGUMENT for unknown or
- * out-of-range keys. Free *out_model with inpaint_model_free(). */
+ * "name:key=value,..."). A value that holds a comma, or starts with a quote, is written in
+ * single or double quotes: "torchscript:path='/models/a,b.pt'"; inside them \\ is a backslash
+ * and \' (or \" in double quotes) the quote, any other backslash stays as it is. NULL or ""
+ * selects the library's default model. UNKNOWN_MODEL when no model has that name, PARSE for a
+ * malformed spec (an unclosed quote, text after a closing quote, an empty key or value, a key
+ * given twice), INVALID_ARGUMENT for unknown or out-of-range keys. Free *out_model with
+ * inpaint_model_free(). */
 INPAINT_API inpaint_status inpaint_model_create(const char *spec, inpaint_model **out_model);
 
 /* Frees a model. NULL is fine. */
@@ -338,11 +342,20 @@ INPAINT_API int inpaint_model_ready(const inpaint_model *model);
 /* The number of registered models (the built-in ones included). */
 INPAINT_API inpaint_status inpaint_model_list_size(size_t *out_count);
 
-/* The name and one-line description (with the spec keys it takes) of registered model
- * `index` (0-based, sorted by name). Either output may be NULL; free the strings with
- * inpaint_string_free(). INVALID_ARGUMENT when index is out of range. */
+/* The name and one-line description of registered model `index` (0-based, sorted by name).
+ * Either output may be NULL; free the strings with inpaint_string_free(). INVALID_ARGUMENT
+ * when index is out of range. */
 INPAINT_API inpaint_status inpaint_model_list_get(size_t index, char **out_name,
                                                   char **out_description);
+
+/* The spec keys model `index` takes: their number, and key `key_index` (0-based, in the order
+ * the model documents them) as its name (e.g. "radius") and a short doc (range or choices and
+ * the default, e.g. "neighbourhood radius in px, 1..64 (5)"). Any other key makes
+ * inpaint_model_create fail with INVALID_ARGUMENT. Either string output may be NULL; free the
+ * strings with inpaint_string_free(). INVALID_ARGUMENT when an index is out of range. */
+INPAINT_API inpaint_status inpaint_model_list_key_count(size_t index, size_t *out_count);
+INPAINT_API inpaint_status inpaint_model_list_key_get(size_t index, size_t key_index, char **out_key,
+                                                      char **out_doc);
 
 /* ---------------------------------------------------------------- pipeline */
 
@@ -607,6 +620,8 @@ INPAINT_API inpaint_status inpaint_validate_encoding_id(const char *id);
  *   "dir:path=/var/cache/enc,capacity=10GB"       safetensors files shared by processes (fsync=0 to skip flushing)
  *   "redis://127.0.0.1:6379/0?prefix=enc:&ttl=3600"  Redis (timeout_ms, retry_ms, chunk keys too)
  *   "memory:capacity=1GB|dir:path=/var/cache/enc|redis://cache:6379"  tiers, fastest first
+ * Values are quoted as in model specs (inpaint_model_create) when they hold ',', '&' or '|':
+ * "dir:path='/var/cache/a|b,c'".
  * Thread-safety: any threads may use one store at once; free it once, after every call. */
 typedef struct inpaint_store inpaint_store;
 
@@ -709,9 +724,13 @@ INPAINT_API inpaint_status inpaint_segmenter_get_capabilities(const inpaint_segm
 INPAINT_API const char *inpaint_segmenter_concept(const inpaint_segmenter *segmenter, size_t index);
 
 /* The number of segmenters and the name and description of segmenter `index` (sorted by name);
- * free the strings with inpaint_string_free(). */
+ * free the strings with inpaint_string_free(). The keys each takes, as for models
+ * (inpaint_model_list_key_count / _key_get). */
 INPAINT_API inpaint_status inpaint_segmenter_list_size(size_t *out_count);
 INPAINT_API inpaint_status inpaint_segmenter_list_get(size_t index, char **out_name, char **out_description);
+INPAINT_API inpaint_status inpaint_segmenter_list_key_count(size_t index, size_t *out_count);
+INPAINT_API inpaint_status inpaint_segmenter_list_key_get(size_t index, size_t key_index, char **out_key,
+                                                          char **out_doc);
 
 /* What inpaint_segmenter_encode did with the store. */
 typedef struct inpaint_encode_outcome {

@@ -177,6 +177,41 @@ inline char* copy_string(const std::string& text) {
   return out;
 }
 
+// The registry listings (models, segmenters) share these so that their C functions behave alike.
+// Entry `index` of `list`; INVALID_ARGUMENT naming `function` when out of range.
+inline const ModelInfo& list_entry(const std::vector<ModelInfo>& list, size_t index, const char* function,
+                                   const char* what) {
+  if (index >= list.size())
+    invalid(std::string(function) + ": index " + std::to_string(index) + " is out of range (there are " +
+            std::to_string(list.size()) + " " + what + "s)");
+  return list[index];
+}
+
+// Stores copies of a and b in the outputs that are not NULL; both copies are made before either
+// output is written, so a failed allocation leaves both untouched.
+inline void give_strings(const std::string& a, char** out_a, const std::string& b, char** out_b) {
+  std::unique_ptr<char, decltype(&std::free)> first(out_a ? copy_string(a) : nullptr, &std::free);
+  std::unique_ptr<char, decltype(&std::free)> second(out_b ? copy_string(b) : nullptr, &std::free);
+  if (out_a) *out_a = first.release();
+  if (out_b) *out_b = second.release();
+}
+
+// inpaint_*_list_key_count and _key_get for the listing `list`.
+inline void list_key_count(const std::vector<ModelInfo>& list, size_t index, size_t* out_count, const char* function,
+                           const char* what) {
+  if (!out_count) invalid(std::string(function) + ": out_count is NULL");
+  *out_count = list_entry(list, index, function, what).keys.size();
+}
+
+inline void list_key_get(const std::vector<ModelInfo>& list, size_t index, size_t key_index, char** out_key,
+                         char** out_doc, const char* function, const char* what) {
+  const ModelInfo& info = list_entry(list, index, function, what);
+  if (key_index >= info.keys.size())
+    invalid(std::string(function) + ": key_index " + std::to_string(key_index) + " is out of range (" + info.name +
+            " takes " + std::to_string(info.keys.size()) + " keys)");
+  give_strings(info.keys[key_index].name, out_key, info.keys[key_index].doc, out_doc);
+}
+
 inline inpaint_encoding* new_encoding(inpaint::Encoding&& encoding) {
   auto handle = std::make_unique<inpaint_encoding>();
   handle->encoding = std::move(encoding);

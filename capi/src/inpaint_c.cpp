@@ -463,16 +463,22 @@ inpaint_status inpaint_model_list_size(size_t* out_count) {
 
 inpaint_status inpaint_model_list_get(size_t index, char** out_name, char** out_description) {
   return guarded([&] {
-    std::vector<inpaint::ModelInfo> models = inpaint::default_registry().list();
-    if (index >= models.size())
-      invalid("inpaint_model_list_get: index " + std::to_string(index) + " is out of range (" +
-              std::to_string(models.size()) + " models registered)");
-    using OwnedString = std::unique_ptr<char, void (*)(char*)>;
-    OwnedString name(out_name ? copy_string(models[index].name) : nullptr, inpaint_string_free);
-    OwnedString description(out_description ? copy_string(models[index].description) : nullptr,
-                            inpaint_string_free);
-    if (out_name) *out_name = name.release();
-    if (out_description) *out_description = description.release();
+    const std::vector<inpaint::ModelInfo> list = inpaint::default_registry().list();  // info refers into it
+    const inpaint::ModelInfo& info = list_entry(list, index, "inpaint_model_list_get", "model");
+    give_strings(info.name, out_name, info.description, out_description);
+  });
+}
+
+inpaint_status inpaint_model_list_key_count(size_t index, size_t* out_count) {
+  return guarded([&] {
+    list_key_count(inpaint::default_registry().list(), index, out_count, "inpaint_model_list_key_count", "model");
+  });
+}
+
+inpaint_status inpaint_model_list_key_get(size_t index, size_t key_index, char** out_key, char** out_doc) {
+  return guarded([&] {
+    list_key_get(inpaint::default_registry().list(), index, key_index, out_key, out_doc, "inpaint_model_list_key_get",
+                 "model");
   });
 }
 

@@ -140,16 +140,22 @@ inpaint_status inpaint_segmenter_list_size(size_t* out_count) {
 
 inpaint_status inpaint_segmenter_list_get(size_t index, char** out_name, char** out_description) {
   return guarded([&] {
-    auto list = inpaint::list_segmenters();
-    if (index >= list.size())
-      invalid("inpaint_segmenter_list_get: index " + std::to_string(index) + " is out of range (there are " +
-              std::to_string(list.size()) + " segmenters)");
-    // Both copies are made before either output is written.
-    std::unique_ptr<char, decltype(&std::free)> name(out_name ? copy_string(list[index].name) : nullptr, &std::free);
-    std::unique_ptr<char, decltype(&std::free)> description(
-        out_description ? copy_string(list[index].description) : nullptr, &std::free);
-    if (out_name) *out_name = name.release();
-    if (out_description) *out_description = description.release();
+    const std::vector<inpaint::ModelInfo> list = inpaint::list_segmenters();  // info refers into it
+    const inpaint::ModelInfo& info = list_entry(list, index, "inpaint_segmenter_list_get", "segmenter");
+    give_strings(info.name, out_name, info.description, out_description);
+  });
+}
+
+inpaint_status inpaint_segmenter_list_key_count(size_t index, size_t* out_count) {
+  return guarded([&] {
+    list_key_count(inpaint::list_segmenters(), index, out_count, "inpaint_segmenter_list_key_count", "segmenter");
+  });
+}
+
+inpaint_status inpaint_segmenter_list_key_get(size_t index, size_t key_index, char** out_key, char** out_doc) {
+  return guarded([&] {
+    list_key_get(inpaint::list_segmenters(), index, key_index, out_key, out_doc, "inpaint_segmenter_list_key_get",
+                 "segmenter");
   });
 }
 

@@ -209,6 +209,27 @@ int store_rm(const StoreArgs& args) {
   return 0;
 }
 
+// `inpaint models` / `inpaint segmenters`: one "name<TAB>description" line per entry, each
+// followed by an indented "key<TAB>doc" line per spec key; --json for programs.
+int print_listing(const std::vector<inpaint::ModelInfo>& infos, bool json) {
+  if (json) {
+    // ordered_json: name first, as a person reading it expects.
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& info : infos) {
+      nlohmann::ordered_json keys = nlohmann::ordered_json::array();
+      for (const auto& key : info.keys) keys.push_back({{"name", key.name}, {"doc", key.doc}});
+      out.push_back({{"name", info.name}, {"description", info.description}, {"keys", keys}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& info : infos) {
+    std::cout << info.name << "\t" << info.description << "\n";
+    for (const auto& key : info.keys) std::cout << "    " << key.name << "\t" << key.doc << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -247,8 +268,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(kFinite)->check(CLI::Range(0.0, 31622400.0));
   run_cmd->add_flag("--json", args.json, "Print one JSON object: prompt, model, strategy, timings");
 
-  auto* models_cmd = app.add_subcommand("models", "List the registered models");
-  auto* segmenters_cmd = app.add_subcommand("segmenters", "List the segmenters");
+  bool list_json = false;
+  auto* models_cmd = app.add_subcommand("models", "List the registered models and the spec keys each takes");
+  auto* segmenters_cmd = app.add_subcommand("segmenters", "List the segmenters and the spec keys each takes");
+  for (auto* cmd : {models_cmd, segmenters_cmd})
+    cmd->add_flag("--json", list_json, "Print a JSON array: [{name, description, keys: [{name, doc}]}]");
   SegmentArgs segment_args;
   SegmentCommands segment_cmds = add_segment_commands(app, segment_args);
 
@@ -277,14 +301,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (*models_cmd) {
-      for (const auto& info : inpaint::default_registry().list()) std::cout << info.name << "\t" << info.description << "\n";
-      return 0;
-    }
-    if (*segmenters_cmd) {
-      for (const auto& info : inpaint::list_segmenters()) std::cout << info.name << "\t" << info.description << "\n";
-      return 0;
-    }
+    if (*models_cmd) return print_listing(inpaint::default_registry().list(), list_json);
+    if (*segmenters_cmd) return print_listing(inpaint::list_segmenters(), list_json);
     if (segment_cmds.chosen()) {
       stop_on_signals();
       return run_segment_command(segment_cmds, segment_args, g_control);

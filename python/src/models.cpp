@@ -11,15 +11,51 @@
 
 namespace inpaint::python {
 
+namespace {
+
+// ModelInfo is a struct sequence, like os.stat_result: it unpacks and compares as the
+// (name, description) pair that models() returned before keys were listed, and has the keys as
+// a further attribute, so existing callers keep working.
+PyTypeObject* g_model_info = nullptr;
+
+PyStructSequence_Field g_model_info_fields[] = {
+    {"name", "the name a spec starts with"},
+    {"description", "one line"},
+    {"keys", "the spec keys it takes: {key: short doc}, in the order documented"},
+    {nullptr, nullptr}};
+
+PyStructSequence_Desc g_model_info_desc = {
+    "inpaint._core.ModelInfo",
+    "A registered model or segmenter: a (name, description) tuple with a further attribute keys\n"
+    "(a dict of the spec keys it takes, key -> short doc).",
+    g_model_info_fields, 2};
+
+}  // namespace
+
+py::list model_infos(const std::vector<ModelInfo>& infos) {
+  py::list out;
+  for (const ModelInfo& info : infos) {
+    py::dict keys;
+    for (const SpecKey& key : info.keys) keys[py::str(key.name)] = py::str(key.doc);
+    auto item = py::reinterpret_steal<py::object>(PyStructSequence_New(g_model_info));
+    if (!item) throw py::error_already_set();
+    // SetItem steals the references.
+    PyStructSequence_SetItem(item.ptr(), 0, py::str(info.name).release().ptr());
+    PyStructSequence_SetItem(item.ptr(), 1, py::str(info.description).release().ptr());
+    PyStructSequence_SetItem(item.ptr(), 2, keys.release().ptr());
+    out.append(item);
+  }
+  return out;
+}
+
 void bind_models(py::module_& m) {
+  g_model_info = PyStructSequence_NewType(&g_model_info_desc);
+  if (!g_model_info) throw py::error_already_set();
+  // The module keeps the reference; the pointer above stays valid as long as it exists.
+  m.attr("ModelInfo") = py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(g_model_info));
   m.def(
-      "models",
-      [] {
-        std::vector<std::pair<std::string, std::string>> out;
-        for (const ModelInfo& info : default_registry().list()) out.emplace_back(info.name, info.description);
-        return out;
-      },
-      "The registered models as (name, description) pairs, sorted by name.");
+      "models", [] { return model_infos(default_registry().list()); },
+      "The registered models, sorted by name, as ModelInfo: (name, description) tuples with .keys.");
   auto backend_dict = [](const BackendStatus& b) {
     py::dict d;
     d["name"] = b.name;

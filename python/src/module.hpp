@@ -2,6 +2,10 @@
 // The parts of the _core module, each defined in its own file.
 #include <pybind11/pybind11.h>
 
+#include <vector>
+
+#include "inpaint/registry.hpp"
+
 namespace inpaint::python {
 
 namespace py = pybind11;
@@ -15,5 +19,8 @@ void bind_pipeline(py::module_& m);  // pipeline.cpp: fill and run
 void bind_store(py::module_& m);     // store.cpp: encodings, safetensors, stores
 void bind_segment(py::module_& m);   // segment.cpp: segmenters, scene labels
 void bind_user_models(py::module_& m);  // user_models.cpp: fill models written in Python
+
+// A registry listing as a list of ModelInfo (models.cpp; bind_models defines the type first).
+py::list model_infos(const std::vector<ModelInfo>& infos);
 
 }  // namespace inpaint::python

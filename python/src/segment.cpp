@@ -83,13 +83,8 @@ struct PySegmentResult {
 
 void bind_segment(py::module_& m) {
   m.def(
-      "segmenters",
-      [] {
-        std::vector<std::pair<std::string, std::string>> out;
-        for (const ModelInfo& info : list_segmenters()) out.emplace_back(info.name, info.description);
-        return out;
-      },
-      "The segmenters as (name, description) pairs, sorted by name.");
+      "segmenters", [] { return model_infos(list_segmenters()); },
+      "The segmenters, sorted by name, as ModelInfo: (name, description) tuples with .keys.");
   m.def(
       "default_segmenter_spec", [] { return std::string(default_segmenter_spec()); },
       "The spec Segmenter() uses when given none ('grabcut': works without a model file).");

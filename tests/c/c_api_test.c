@@ -632,6 +632,43 @@ static void test_models(void) {
   }
   CHECK(seen_telea && seen_ns);
   CHECK_OK(inpaint_model_list_get(0, NULL, NULL));
+  /* The keys each model takes: telea takes radius only. */
+  for (i = 0; i < count; ++i) {
+    size_t keys = 99;
+    char *key = NULL, *doc = NULL;
+    name = NULL;
+    CHECK_OK(inpaint_model_list_get(i, &name, NULL));
+    CHECK_OK(inpaint_model_list_key_count(i, &keys));
+    if (name && strcmp(name, "telea") == 0) {
+      CHECK(keys == 1);
+      CHECK_OK(inpaint_model_list_key_get(i, 0, &key, &doc));
+      CHECK(key && strcmp(key, "radius") == 0 && doc && strstr(doc, "1..64"));
+      inpaint_string_free(key);
+      inpaint_string_free(doc);
+      key = (char *)g_marker;
+      CHECK_STATUS(inpaint_model_list_key_get(i, 1, &key, NULL), INPAINT_ERR_INVALID_ARGUMENT, "key_index 1");
+      CHECK(key == (char *)g_marker);
+    }
+    if (name && strcmp(name, "torchscript") == 0) {
+      CHECK(keys >= 2);
+      CHECK_OK(inpaint_model_list_key_get(i, 0, &key, NULL));
+      CHECK(key && strcmp(key, "path") == 0);
+      inpaint_string_free(key);
+    }
+    inpaint_string_free(name);
+  }
+  CHECK_STATUS(inpaint_model_list_key_count(count, &count), INPAINT_ERR_INVALID_ARGUMENT, "out of range");
+  CHECK_STATUS(inpaint_model_list_key_count(0, NULL), INPAINT_ERR_INVALID_ARGUMENT, "out_count");
+  /* A quoted value holds commas; an unclosed quote is a parse error naming its position. */
+  {
+    /* IO naming the whole path; UNAVAILABLE where the torch backend is not built. */
+    inpaint_status status = inpaint_model_create("torchscript:device=cpu,path='/nonexistent/a,b=c d.pt'", &untouched);
+    CHECK(status == INPAINT_ERR_IO || status == INPAINT_ERR_UNAVAILABLE);
+    if (status == INPAINT_ERR_IO) CHECK(strstr(inpaint_last_error(), "/nonexistent/a,b=c d.pt") != NULL);
+    CHECK(untouched == (inpaint_model *)g_marker);
+  }
+  CHECK_STATUS(inpaint_model_create("telea:radius='3", &untouched), INPAINT_ERR_PARSE, "never closed");
+  CHECK(untouched == (inpaint_model *)g_marker);
   name = (char *)g_marker;
   CHECK_STATUS(inpaint_model_list_get(count, &name, NULL), INPAINT_ERR_INVALID_ARGUMENT, "out of range");
   CHECK(name == (char *)g_marker);
@@ -1361,6 +1398,18 @@ static void test_segmentation(void) {
   CHECK(name && strcmp(name, "grabcut") == 0);
   inpaint_string_free(name);
   CHECK_STATUS(inpaint_segmenter_list_get(99, &name, NULL), INPAINT_ERR_INVALID_ARGUMENT, "out of range");
+  {
+    size_t keys = 0;
+    char *key = NULL, *doc = NULL;
+    CHECK_OK(inpaint_segmenter_list_key_count(0, &keys)); /* grabcut: iterations, max_side, radius */
+    CHECK(keys == 3);
+    CHECK_OK(inpaint_segmenter_list_key_get(0, 1, &key, &doc));
+    CHECK(key && strcmp(key, "max_side") == 0 && doc && strlen(doc) > 0);
+    inpaint_string_free(key);
+    inpaint_string_free(doc);
+    CHECK_STATUS(inpaint_segmenter_list_key_get(0, 3, &key, NULL), INPAINT_ERR_INVALID_ARGUMENT, "out of range");
+    CHECK_STATUS(inpaint_segmenter_list_key_count(99, &keys), INPAINT_ERR_INVALID_ARGUMENT, "out of range");
+  }
   CHECK_STATUS(inpaint_segmenter_create("nope", &untouched), INPAINT_ERR_UNKNOWN_MODEL, "grabcut");
   CHECK(untouched == (inpaint_segmenter *)&g_dir);
   CHECK_STATUS(inpaint_segmenter_create("grabcut:iterations=0", &seg), INPAINT_ERR_INVALID_ARGUMENT, "iterations");

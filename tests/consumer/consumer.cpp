@@ -15,5 +15,8 @@ int main() {
   // The installed layout: a built backend is found in lib/inpaint/ beside the installed library.
   for (const auto& backend : inpaint::backends())
     if (backend.built) std::printf("backend %s: %s\n", backend.name.c_str(), inpaint::load_backend(backend.name).path.c_str());
-  return centre == 120 && !r.mask_empty ? 0 : 1;
+  // The registry template and its spec syntax compile and link from the installed headers.
+  bool listed = inpaint::default_segmenter_registry().contains("grabcut") &&
+                inpaint::ModelSpec::parse("x:path='a,b'").params.at("path") == "a,b";
+  return centre == 120 && !r.mask_empty && listed ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 // The grabcut segmenter on generated objects, and the scene labeller on generated concept maps.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -648,4 +649,56 @@ TEST(SceneLabels, JsonRoundTrips) {
   EXPECT_FALSE(empty_back.confidence);
   EXPECT_EQ(empty_back.surface, "");
   EXPECT_EQ(build_prompt(empty_back).reason, "no labels");
+}
+
+// ---------------------------------------------------------------- the segmenter registry
+
+namespace {
+// A segmenter from outside the library: keeps its spec and segments nothing.
+class FixedSegmenter : public Segmenter {
+ public:
+  explicit FixedSegmenter(std::string spec) : spec_(std::move(spec)) {}
+  std::string spec() const override { return spec_; }
+  std::string model_id() const override { return "user-fixed"; }
+  SegmenterCapabilities capabilities() const override { return {}; }
+  Encoding encode(const ImageView&, const RunControl*) const override { return {}; }
+  void check_encoding(const Encoding&) const override {}
+  SegmentResult segment(const Encoding&, const SegmentPrompt&, const RunControl*) const override { return {}; }
+
+ private:
+  std::string spec_;
+};
+}  // namespace
+
+TEST(SegmenterRegistry, UserSegmentersComeThroughCreateSegmenter) {
+  SegmenterRegistry& r = default_segmenter_registry();
+  EXPECT_TRUE(r.contains("grabcut") && r.contains("sam"));
+  r.add("user-fixed", "a test segmenter", {{"label", "any text"}}, [](const ModelSpec& spec) {
+    return std::make_unique<FixedSegmenter>(spec.str());
+  });
+  EXPECT_EQ(code_of([&] { r.add("user-fixed", "again", {}, [](const ModelSpec&) { return std::unique_ptr<Segmenter>(); }); }),
+            ErrorCode::InvalidArgument);
+  auto made = create_segmenter("user-fixed:label='grass, wet'");
+  EXPECT_EQ(made->spec(), "user-fixed:label='grass, wet'");
+  EXPECT_EQ(made->model_id(), "user-fixed");
+  auto listed = list_segmenters();
+  auto it = std::find_if(listed.begin(), listed.end(), [](const ModelInfo& i) { return i.name == "user-fixed"; });
+  ASSERT_NE(it, listed.end());
+  EXPECT_EQ(it->description, "a test segmenter");
+  ASSERT_EQ(it->keys.size(), 1u);
+  EXPECT_EQ(it->keys[0].name, "label");
+  EXPECT_EQ(code_of([] { create_segmenter("user-fixed:lable=x"); }), ErrorCode::InvalidArgument);
+  EXPECT_NE(message_of([] { create_segmenter("user-fixed:lable=x"); }).find("(it takes label)"), std::string::npos);
+  EXPECT_EQ(code_of([] { create_segmenter("user-fixed:label='x"); }), ErrorCode::Parse);
+  // The built-ins declare their keys too; an own registry starts empty.
+  auto grabcut = std::find_if(listed.begin(), listed.end(), [](const ModelInfo& i) { return i.name == "grabcut"; });
+  ASSERT_NE(grabcut, listed.end());
+  EXPECT_EQ(grabcut->keys.size(), 3u);
+  SegmenterRegistry own;
+  EXPECT_TRUE(own.list().empty());
+  std::string message;
+  EXPECT_EQ(code_of([&] { own.create("grabcut"); }, &message), ErrorCode::UnknownModel);
+  EXPECT_NE(message.find("unknown segmenter 'grabcut'"), std::string::npos) << message;
+  register_builtin_segmenters(own);
+  EXPECT_EQ(own.create("grabcut:iterations=2")->spec(), "grabcut:iterations=2,max_side=1024");
 }

@@ -396,3 +396,22 @@ TEST(TieredStore, FailsOnlyWhenEveryTierFails) {
   EXPECT_NO_THROW(none->ids());  // the memory tier answers
   EXPECT_EQ(code_of([&] { none->get("../x"); }), ErrorCode::InvalidArgument);
 }
+
+TEST(StoreSpec, QuotedPathsHoldSeparatorsAndTheSpecRoundTrips) {
+  TempDir dir;
+  // ',' ends a value and '|' a tier unless quoted; '=', spaces and inner quotes may be in them too.
+  const std::string path = dir.path() + "/a,b=c d|e 'f'";
+  auto store = open_store("memory:capacity=1MB|dir:fsync=0,path=\"" + path + "\"");
+  store->put("e0", make_encoding(10, 0));
+  EXPECT_TRUE(fs::exists(fs::path(path) / "e0.safetensors"));
+  auto direct = open_store("dir:fsync=0,path='" + dir.path() + "/a,b=c d|e \\'f\\''");
+  EXPECT_TRUE(direct->exists("e0"));
+  // The store's canonical spec quotes the path, so it opens the same directory again.
+  auto again = open_store(direct->spec());
+  EXPECT_TRUE(again->exists("e0")) << direct->spec();
+  std::string message;
+  EXPECT_EQ(test::code_of([&] { open_store("dir:path='" + dir.path() + "/x,y"); }, &message), ErrorCode::Parse);
+  EXPECT_NE(message.find("never closed"), std::string::npos) << message;
+  EXPECT_EQ(test::code_of([&] { open_store("memory:capacity=1MB|redis://h:1?prefix='p&q'x"); }, &message), ErrorCode::Parse);
+  EXPECT_NE(message.find("after the closing quote"), std::string::npos) << message;
+}

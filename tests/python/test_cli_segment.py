@@ -44,8 +44,10 @@ def scene(tmp_path):
 def test_segmenters_are_listed():
     r = run("segmenters")
     assert r.returncode == 0
-    names = [line.split("\t")[0] for line in r.stdout.splitlines()]
+    names = [line.split("\t")[0] for line in r.stdout.splitlines() if not line.startswith(" ")]
     assert names == sorted(names) and "grabcut" in names and "sam" in names
+    listed = {s["name"]: s for s in json.loads(run("segmenters", "--json").stdout)}
+    assert [k["name"] for k in listed["grabcut"]["keys"]] == ["iterations", "max_side", "radius"]
 
 
 def test_segment_with_a_box_and_points(tmp_path, scene):

@@ -658,6 +658,43 @@ def test_models_and_the_default():
     assert repr(inpaint.Model("ns:radius=3")) == "inpaint.Model('ns:radius=3')"
 
 
+def test_models_list_the_spec_keys_each_takes():
+    listed = {info.name: info for info in inpaint.models()}
+    telea = listed["telea"]
+    # Still the (name, description) pair it was, with the keys as a further attribute.
+    assert isinstance(telea, tuple) and len(telea) == 2 and tuple(telea) == (telea.name, telea.description)
+    name, description = telea
+    assert name == "telea" and description == telea.description and "\n" not in description
+    assert list(telea.keys) == ["radius"] and "1..64" in telea.keys["radius"]
+    assert isinstance(telea, inpaint.ModelInfo)
+    assert list(listed["torchscript"].keys)[:3] == ["path", "contract", "device"]
+    assert set(listed["patchmatch"].keys) == {"patch", "levels", "iterations", "search", "seed"}
+    # Every declared key is accepted (the value may still be out of range); others are not.
+    with pytest.raises(inpaint.InvalidArgumentError, match=r"unknown key\(s\) radiuss \(it takes radius\)"):
+        inpaint.Model("telea:radiuss=3")
+
+
+def test_quoted_spec_values():
+    assert inpaint.Model("telea:radius='3'").spec == "telea:radius=3"
+    assert inpaint.Model('ns:radius="4"').spec == "ns:radius=4"
+    path = "/nonexistent dir/big,lama=v2 'x'.pt"
+    quoted = path.replace("\\", "\\\\").replace("'", "\\'")
+    try:
+        inpaint.Model(f"torchscript:device=cpu,path='{quoted}'")
+    except inpaint.FileError as error:
+        assert path in str(error)
+    except inpaint.UnavailableError:
+        pytest.skip("the torch backend is not built")
+    else:
+        pytest.fail("a missing file loaded")
+    with pytest.raises(inpaint.ParseError, match="the ' opened at position 13 is never closed"):
+        inpaint.Model("telea:radius='3")
+    with pytest.raises(inpaint.ParseError, match="after the closing quote"):
+        inpaint.Model("telea:radius='3'4")
+    with pytest.raises(inpaint.ParseError, match="given twice"):
+        inpaint.Model("telea:radius=3,radius='3'")
+
+
 def test_unknown_model_lists_the_registered_ones():
     with pytest.raises(inpaint.UnknownModelError, match="unknown model 'big-lama'") as caught:
         inpaint.Model("big-lama")

@@ -42,6 +42,12 @@ def test_listing_and_default():
     names = [name for name, _ in inpaint.segmenters()]
     assert names == sorted(names) and {"grabcut", "sam"} <= set(names)
     assert inpaint.default_segmenter_spec() == "grabcut"
+    listed = {info.name: info for info in inpaint.segmenters()}
+    assert list(listed["grabcut"].keys) == ["iterations", "max_side", "radius"]
+    assert {"encoder", "decoder", "preprocess"} <= set(listed["sam"].keys)
+    assert tuple(listed["grabcut"]) == ("grabcut", listed["grabcut"].description)
+    with pytest.raises(inpaint.InvalidArgumentError, match="it takes iterations, max_side, radius"):
+        inpaint.Segmenter("grabcut:iteratons=3")
     seg = inpaint.Segmenter()
     assert seg.spec.startswith("grabcut")
     caps = seg.capabilities

@@ -9,6 +9,7 @@
 #include "inpaint/model.hpp"
 #include "inpaint/pipeline.hpp"
 #include "inpaint/prompt.hpp"
+#include "inpaint/registry.hpp"
 #include "inpaint/segment.hpp"
 #include "inpaint/store.hpp"
 #include "inpaint/tensor.hpp"

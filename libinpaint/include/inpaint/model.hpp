@@ -10,6 +10,7 @@
 
 #include "inpaint/export.hpp"
 #include "inpaint/image.hpp"
+#include "inpaint/registry.hpp"
 
 namespace inpaint {
 
@@ -93,31 +94,6 @@ class INPAINT_CXX_API InpaintModel {
 // one-channel mask of the same size. Models call it first; user models should too.
 INPAINT_CXX_API void validate_request(const InpaintRequest& request);
 
-// "name" or "name:key=value,key=value". Keys are unique; values are non-empty.
-struct INPAINT_CXX_API ModelSpec {
-  std::string name;
-  std::map<std::string, std::string> params;
-
-  static ModelSpec parse(const std::string& spec);
-  std::string str() const;
-};
-
-// Typed access to a spec's parameters that remembers which keys were read, so a factory can
-// reject keys it does not know (a typo must not be silently ignored).
-class INPAINT_CXX_API SpecReader {
- public:
-  explicit SpecReader(const ModelSpec& spec);
-  std::string get_string(const std::string& key, const std::string& fallback);
-  int get_int(const std::string& key, int fallback, int min_value, int max_value);
-  double get_double(const std::string& key, double fallback, double min_value, double max_value);
-  // Throws Error(InvalidArgument) naming every key that was never read.
-  void finish() const;
-
- private:
-  const ModelSpec& spec_;
-  std::vector<std::string> read_;
-};
-
 // Service-level model names (a worker's MODEL_VARIANT, e.g. "lama_fp32", "flux_fill_q8") mapped
 // to spec strings by a JSON object: {"lama_fp32": "torchscript:path=/models/big-lama.pt", ...}.
 // Every spec is parsed when the file is read. Immutable once read: any threads may use it.
@@ -139,32 +115,17 @@ class INPAINT_CXX_API ModelVariants {
   std::map<std::string, std::string> specs_;
 };
 
-using ModelFactory = std::function<std::unique_ptr<InpaintModel>(const ModelSpec&)>;
+using ModelFactory = BasicRegistry<InpaintModel>::Factory;
 
-struct ModelInfo {
-  std::string name;
-  std::string description;  // one line, including the spec keys it takes
-};
-
-// A name-keyed table of model factories. Filled explicitly: register_builtin_models() and
-// add(); nothing registers itself. Adding and creating may happen from several threads.
-class INPAINT_CXX_API Registry {
+// The registry of fill models (see BasicRegistry in registry.hpp for add, contains, list, create).
+class INPAINT_CXX_API Registry : public BasicRegistry<InpaintModel> {
  public:
   Registry();
-  ~Registry();
-  Registry(const Registry&) = delete;
-  Registry& operator=(const Registry&) = delete;
 
-  // Throws Error(InvalidArgument) when the name is taken or not [a-z0-9_-]+.
+  using BasicRegistry<InpaintModel>::add;
+  // The older form, kept for source compatibility: the model declares no keys, so the listing
+  // shows none and create() leaves every key check to the factory (SpecReader::finish).
   void add(const std::string& name, const std::string& description, ModelFactory factory);
-  bool contains(const std::string& name) const;
-  std::vector<ModelInfo> list() const;  // sorted by name
-  // Throws Error(UnknownModel) listing the registered names when the name is unknown.
-  std::unique_ptr<InpaintModel> create(const std::string& spec) const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
 };
 
 // Adds the library's models: telea, ns, patchmatch, torchscript.

@@ -88,6 +88,19 @@ class INPAINT_CXX_API Segmenter {
                                 const RunControl* control = nullptr) const = 0;
 };
 
+// The registry of segmenters (see BasicRegistry in registry.hpp for add, contains, list, create).
+class INPAINT_CXX_API SegmenterRegistry : public BasicRegistry<Segmenter> {
+ public:
+  SegmenterRegistry();
+};
+
+// Adds the library's segmenters: grabcut, sam.
+INPAINT_CXX_API void register_builtin_segmenters(SegmenterRegistry& registry);
+
+// A process-wide registry holding the built-in segmenters (filled on first use); add() to it
+// makes a segmenter of your own available to create_segmenter, the C API, Python and the CLI.
+INPAINT_CXX_API SegmenterRegistry& default_segmenter_registry();
+
 // "grabcut[:key=value,...]" or "sam:encoder=FILE,decoder=FILE,...". Error(UnknownModel) lists
 // the known names; Error(InvalidArgument) for unknown keys or bad values.
 //
@@ -104,8 +117,8 @@ class INPAINT_CXX_API Segmenter {
 // found in the box) scores 0. Deterministic, on any thread (its k-means uses a fixed seed). Error(InvalidArgument) also when the prompt leaves fewer than 5 background
 // or object pixels to learn colours from (a box covering the whole image) or the image is below
 // 8 pixels a side after scaling.
-INPAINT_CXX_API std::unique_ptr<Segmenter> create_segmenter(const std::string& spec);
-INPAINT_CXX_API std::vector<ModelInfo> list_segmenters();  // sorted by name
+INPAINT_CXX_API std::unique_ptr<Segmenter> create_segmenter(const std::string& spec);  // default_segmenter_registry().create
+INPAINT_CXX_API std::vector<ModelInfo> list_segmenters();  // default_segmenter_registry().list(): sorted by name
 INPAINT_CXX_API const char* default_segmenter_spec() noexcept;  // "grabcut"
 
 // What encode_with_store did.

@@ -1,4 +1,4 @@
-// The segmenter table and the store-backed encoding path shared by every segmenter.
+// The segmenter registry and the store-backed encoding path shared by every segmenter.
 #include <functional>
 
 #include "core/timer.hpp"
@@ -8,50 +8,47 @@
 
 namespace inpaint {
 
-namespace {
-
-struct SegmenterEntry {
-  const char* name;
-  const char* description;
-  std::function<std::unique_ptr<Segmenter>(const ModelSpec&)> make;
-};
-
-// Sorted by name.
-const std::vector<SegmenterEntry>& segmenter_table() {
-  static const std::vector<SegmenterEntry> table = {
-      {"grabcut", "OpenCV GrabCut for box and point prompts, no model file (keys: iterations, max_side, radius)",
-       detail::make_grabcut_segmenter},
-      {"sam",
-       "a SAM-family TorchScript encoder/decoder pair (keys: encoder, decoder, concept_decoder, concepts, preprocess, "
-       "size, device, id, warmup, mask_threshold)",
-       detail::make_sam_segmenter},
-  };
-  return table;
-}
-
-}  // namespace
-
 Segmenter::~Segmenter() = default;
 
 ModelLoadInfo Segmenter::load_info() const { return {}; }
 
 const char* default_segmenter_spec() noexcept { return "grabcut"; }
 
-std::vector<ModelInfo> list_segmenters() {
-  std::vector<ModelInfo> out;
-  for (const auto& entry : segmenter_table()) out.push_back({entry.name, entry.description});
-  return out;
+SegmenterRegistry::SegmenterRegistry() : BasicRegistry<Segmenter>("segmenter") {}
+
+void register_builtin_segmenters(SegmenterRegistry& registry) {
+  registry.add("grabcut", "OpenCV GrabCut for box and point prompts, no model file",
+               {{"iterations", "GrabCut iterations, 1..100 (5)"},
+                {"max_side", "working size's long side in px; larger images are scaled down (1024)"},
+                {"radius", "a click's disc radius in image px (0 = 1% of the long side)"}},
+               detail::make_grabcut_segmenter);
+  // Declared here, not by the backend, so that listing and key checks need no LibTorch.
+  registry.add("sam", "a SAM-family TorchScript encoder/decoder pair",
+               {{"encoder", "the encoder module file (required)"},
+                {"decoder", "the prompt decoder module file (required)"},
+                {"concept_decoder", "the concept decoder module file (with concepts)"},
+                {"concepts", "a safetensors file of concept embeddings (with concept_decoder)"},
+                {"preprocess", "sam1|sam2 (sam1)"},
+                {"size", "the encoder's input side in px, 64..4096 (1024)"},
+                {"device", "cpu|cuda|cuda:N|auto (auto)"},
+                {"id", "the model id that keys stored encodings (default: from the files' SHA-256)"},
+                {"warmup", "0|1: one run at load (0)"},
+                {"mask_threshold", "logit above which a pixel is object (0)"}},
+               detail::make_sam_segmenter);
 }
 
-std::unique_ptr<Segmenter> create_segmenter(const std::string& spec) {
-  ModelSpec parsed = ModelSpec::parse(spec);
-  std::string known;
-  for (const auto& entry : segmenter_table()) {
-    if (parsed.name == entry.name) return entry.make(parsed);
-    known += std::string(known.empty() ? "" : ", ") + entry.name;
-  }
-  throw Error(ErrorCode::UnknownModel, "unknown segmenter '" + parsed.name + "' (known: " + known + ")");
+SegmenterRegistry& default_segmenter_registry() {
+  static SegmenterRegistry* registry = [] {
+    auto* r = new SegmenterRegistry;  // never destroyed, like default_registry()
+    register_builtin_segmenters(*r);
+    return r;
+  }();
+  return *registry;
 }
+
+std::vector<ModelInfo> list_segmenters() { return default_segmenter_registry().list(); }
+
+std::unique_ptr<Segmenter> create_segmenter(const std::string& spec) { return default_segmenter_registry().create(spec); }
 
 Encoding encode_with_store(const Segmenter& segmenter, EncodingStore* store, const ImageView& image,
                            EncodeOutcome* outcome, const RunControl* control) {

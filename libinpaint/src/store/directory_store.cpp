@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "core/files.hpp"
+#include "core/spec_syntax.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/store.hpp"
 #include "store/safetensors.hpp"
@@ -43,7 +44,8 @@ class DirectoryStore final : public EncodingStore {
   }
 
   std::string spec() const override {
-    return "dir:path=" + dir_ + (capacity_ ? ",capacity=" + std::to_string(capacity_) : "") + (fsync_ ? "" : ",fsync=0");
+    // Quoted when the path holds a separator, so that open_store(spec()) opens this directory.
+    return "dir:path=" + detail::spec_value(dir_, ",|") + (capacity_ ? ",capacity=" + std::to_string(capacity_) : "") + (fsync_ ? "" : ",fsync=0");
   }
 
   bool exists(const std::string& id) override {

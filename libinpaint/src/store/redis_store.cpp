@@ -14,6 +14,7 @@
 #include <set>
 #include <string_view>
 
+#include "core/spec_syntax.hpp"
 #include "core/text.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/store.hpp"
@@ -78,7 +79,7 @@ class RedisStore final : public EncodingStore {
 
   std::string spec() const override {
     std::string s = "redis://" + o_.host + ":" + std::to_string(o_.port) + "/" + std::to_string(o_.db) +
-                    "?prefix=" + o_.prefix;
+                    "?prefix=" + (o_.prefix.empty() ? "" : detail::spec_value(o_.prefix, "&|"));
     if (o_.ttl_s) s += "&ttl=" + std::to_string(o_.ttl_s);
     return s + "&timeout_ms=" + std::to_string(o_.timeout_ms) + "&retry_ms=" + std::to_string(o_.retry_ms) +
            "&chunk=" + std::to_string(o_.chunk_bytes);

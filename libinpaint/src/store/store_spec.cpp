@@ -1,8 +1,10 @@
 // Store specs: "memory:...", "dir:...", "redis://..." and "|"-separated tiers.
 #include <cctype>
+#include <cstring>
 #include <limits>
 #include <map>
 
+#include "core/spec_syntax.hpp"
 #include "core/text.hpp"
 #include "store/store_spec.hpp"
 
@@ -14,24 +16,6 @@ namespace {
 
 [[noreturn]] void parse_error(const std::string& spec, const std::string& why) {
   throw Error(ErrorCode::Parse, "store spec " + detail::quoted(spec) + ": " + why);
-}
-
-// "key=value" items split at `separator`; keys unique, values non-empty.
-std::map<std::string, std::string> parse_pairs(const std::string& spec, const std::string& text, char separator) {
-  std::map<std::string, std::string> pairs;
-  if (text.empty()) return pairs;
-  std::size_t pos = 0;
-  while (true) {
-    std::size_t end = text.find(separator, pos);
-    std::string item = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    std::size_t eq = item.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) parse_error(spec, "expected key=value, got " + detail::quoted(item));
-    if (!pairs.emplace(item.substr(0, eq), item.substr(eq + 1)).second)
-      parse_error(spec, "key " + detail::quoted(item.substr(0, eq)) + " given twice");
-    if (end == std::string::npos) break;
-    pos = end + 1;
-  }
-  return pairs;
 }
 
 // Takes the keys a store knows, and refuses the rest (a typo must not pass silently).
@@ -89,20 +73,39 @@ class Keys {
   std::string known_;
 };
 
-detail::StoreTierSpec parse_redis(const std::string& spec) {
+// Everything of a spec is parsed by one reader moving through it, so that a quoted value may
+// hold '|', '&' and ',' (detail::parse_spec_pairs skips them inside quotes).
+struct Reader {
+  const std::string& spec;
+  std::size_t pos = 0;
+
+  bool at_tier_end() const { return pos >= spec.size() || spec[pos] == '|'; }
+  // The text up to the first of `ends` (or the tier's end).
+  std::string until(const char* ends) {
+    std::size_t start = pos;
+    while (!at_tier_end() && std::strchr(ends, spec[pos]) == nullptr) ++pos;
+    return spec.substr(start, pos - start);
+  }
+  std::map<std::string, std::string> pairs(char separator) {
+    return detail::parse_spec_pairs(spec, pos, separator, "|", "store spec " + detail::quoted(spec));
+  }
+};
+
+detail::StoreTierSpec parse_redis(Reader& in) {
   // redis://[host][:port][/db][?key=value&...]
-  std::string rest = spec.substr(8);
-  std::string query;
-  if (auto q = rest.find('?'); q != std::string::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
+  const std::string& spec = in.spec;
+  in.pos += 8;
+  std::string authority = in.until("/?"), db;
+  if (!in.at_tier_end() && spec[in.pos] == '/') {
+    ++in.pos;
+    db = in.until("?");
+  }
+  std::map<std::string, std::string> query;
+  if (!in.at_tier_end()) {  // at '?'
+    ++in.pos;
+    if (!in.at_tier_end()) query = in.pairs('&');
   }
   RedisStoreOptions o;
-  std::string authority = rest, db;
-  if (auto slash = rest.find('/'); slash != std::string::npos) {
-    authority = rest.substr(0, slash);
-    db = rest.substr(slash + 1);
-  }
   if (authority.find('@') != std::string::npos) parse_error(spec, "passwords in the URL are not supported");
   std::string port;
   if (auto colon = authority.rfind(':'); colon != std::string::npos) {
@@ -110,7 +113,7 @@ detail::StoreTierSpec parse_redis(const std::string& spec) {
     authority = authority.substr(0, colon);
   }
   if (!authority.empty()) o.host = authority;
-  Keys keys(spec, parse_pairs(spec, query, '&'));
+  Keys keys(spec, std::move(query));
   auto number = [&](const std::string& text, const char* what, long long max_value) {
     if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 9 ||
         std::stoll(text) > max_value)
@@ -131,12 +134,17 @@ detail::StoreTierSpec parse_redis(const std::string& spec) {
   return tier;
 }
 
-detail::StoreTierSpec parse_one(const std::string& spec) {
-  if (spec.rfind("redis://", 0) == 0) return parse_redis(spec);
-  std::size_t colon = spec.find(':');
-  std::string name = spec.substr(0, colon);
-  Keys keys(spec, colon == std::string::npos ? std::map<std::string, std::string>{}
-                                             : parse_pairs(spec, spec.substr(colon + 1), ','));
+detail::StoreTierSpec parse_one(Reader& in) {
+  const std::string& spec = in.spec;
+  if (in.at_tier_end()) parse_error(spec, "a tier is empty");
+  if (spec.compare(in.pos, 8, "redis://") == 0) return parse_redis(in);
+  std::string name = in.until(":");
+  std::map<std::string, std::string> pairs;
+  if (!in.at_tier_end()) {  // at ':'
+    ++in.pos;
+    if (!in.at_tier_end()) pairs = in.pairs(',');
+  }
+  Keys keys(spec, std::move(pairs));
   detail::StoreTierSpec tier;
   if (name == "memory") {
     tier.capacity = keys.bytes("capacity", 1ull << 30);
@@ -187,14 +195,11 @@ std::uint64_t parse_byte_size(const std::string& text) {
 std::vector<detail::StoreTierSpec> detail::parse_store_spec(const std::string& spec) {
   if (spec.empty()) throw Error(ErrorCode::Parse, "store spec is empty");
   std::vector<StoreTierSpec> tiers;
-  std::size_t pos = 0;
+  Reader in{spec};
   while (true) {
-    std::size_t bar = spec.find('|', pos);
-    std::string part = spec.substr(pos, bar == std::string::npos ? std::string::npos : bar - pos);
-    if (part.empty()) parse_error(spec, "a tier is empty");
-    tiers.push_back(parse_one(part));
-    if (bar == std::string::npos) break;
-    pos = bar + 1;
+    tiers.push_back(parse_one(in));
+    if (in.pos >= spec.size()) break;
+    ++in.pos;  // the '|' between tiers
   }
   return tiers;
 }
