@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <variant>
 #include <nlohmann/json.hpp>
 
 #include "inpaint/inpaint.hpp"
@@ -56,6 +57,7 @@ void write_outputs(const std::vector<inpaint::FileOutput>& files) {
 struct RunArgs {
   std::string image, mask, out, model = inpaint::default_model_spec();
   std::string labels_file, surface, prompt_table, strategy = "auto", preview, variants, variant;
+  std::vector<std::string> params;  // --param KEY=VALUE, in the order given
   double min_confidence = 0.5, timeout = 0;
   int preview_size = 1024, quality = 90, dilate = -1, feather = -1;
   std::uint64_t max_pixels = inpaint::DecodeOptions{}.max_pixels;
@@ -84,8 +86,25 @@ inpaint::Prompt prompt_for(const RunArgs& args) {
   return inpaint::build_prompt(labels, table, options);
 }
 
+// --param KEY=VALUE, split at the first '=' so a value may hold '=' and ','; the model reads
+// each value as the type it declares.
+inpaint::CallParams call_params(const std::vector<std::string>& given) {
+  inpaint::CallParams params;
+  for (const std::string& text : given) {
+    std::size_t equals = text.find('=');
+    if (equals == std::string::npos || equals == 0)
+      throw inpaint::Error(inpaint::ErrorCode::InvalidArgument, "--param must be KEY=VALUE, got '" + text + "'");
+    std::string key = text.substr(0, equals);
+    if (params.contains(key))
+      throw inpaint::Error(inpaint::ErrorCode::InvalidArgument, "--param " + key + " is given twice");
+    params.set(key, text.substr(equals + 1));
+  }
+  return params;
+}
+
 int run(const RunArgs& args) {
   inpaint::PipelineOptions options;
+  options.params = call_params(args.params);
   options.output.format = inpaint::format_from_path(args.out);
   options.output.quality = args.quality;
   options.strategy = inpaint::parse_strategy(args.strategy);
@@ -150,6 +169,58 @@ int run(const RunArgs& args) {
     };
     if (!args.preview.empty()) report["preview"] = args.preview;
     std::cout << report.dump() << std::endl;
+  }
+  return 0;
+}
+
+// The open end of a range prints as null in JSON and is left out of the text listing.
+nlohmann::json bound_json(const inpaint::ParamSpec& spec, double bound) {
+  if (!std::isfinite(bound)) return nullptr;
+  if (spec.type == inpaint::ParamType::Int) return std::int64_t(bound);
+  return bound;
+}
+
+nlohmann::json value_json(const inpaint::ParamValue& value) {
+  return std::visit([](const auto& v) { return nlohmann::json(v); }, value);
+}
+
+// `inpaint model-info`: what a loaded model takes per call and the sizes it wants.
+int model_info(const std::string& spec, bool json) {
+  auto model = inpaint::default_registry().create(spec);
+  inpaint::ModelGeometry g = model->geometry();
+  std::vector<inpaint::ParamSpec> declared = model->parameters();
+  if (json) {
+    nlohmann::json params = nlohmann::json::array();
+    for (const auto& p : declared) {
+      bool ranged = p.type == inpaint::ParamType::Int || p.type == inpaint::ParamType::Float;
+      params.push_back({{"name", p.name},
+                        {"type", inpaint::param_type_name(p.type)},
+                        {"default", value_json(p.default_value)},
+                        {"min", ranged ? bound_json(p, p.min_value) : nullptr},
+                        {"max", ranged ? bound_json(p, p.max_value) : nullptr},
+                        {"doc", p.doc}});
+    }
+    std::cout << nlohmann::json{{"spec", model->spec()},
+                                {"parameters", params},
+                                {"geometry",
+                                 {{"multiple_of", g.multiple_of},
+                                  {"min_long_side", g.min_long_side},
+                                  {"max_long_side", g.max_long_side}}}}
+                     .dump()
+              << std::endl;
+    return 0;
+  }
+  std::cout << model->spec() << "\n";
+  std::cout << "geometry: multiple of " << g.multiple_of << ", long side " << g.min_long_side << ".."
+            << (g.max_long_side ? std::to_string(g.max_long_side) : std::string("any")) << "\n";
+  if (declared.empty()) std::cout << "per-call parameters: none\n";
+  for (const auto& p : declared) {
+    std::string range;
+    if ((p.type == inpaint::ParamType::Int || p.type == inpaint::ParamType::Float) &&
+        (std::isfinite(p.min_value) || std::isfinite(p.max_value)))
+      range = " " + bound_json(p, p.min_value).dump() + ".." + bound_json(p, p.max_value).dump();
+    std::cout << "--param " << p.name << "=" << inpaint::param_value_text(p.default_value) << "\t"
+              << inpaint::param_type_name(p.type) << range << "\t" << p.doc << "\n";
   }
   return 0;
 }
@@ -246,6 +317,15 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--timeout", args.timeout, "Give up after this many seconds (exit 1, no output); 0 = never")
       ->capture_default_str()->check(kFinite)->check(CLI::Range(0.0, 31622400.0));
   run_cmd->add_flag("--json", args.json, "Print one JSON object: prompt, model, strategy, timings");
+  run_cmd->add_option("--param", args.params,
+                      "Per-call model parameter KEY=VALUE, e.g. seed=3; repeat for more (see inpaint model-info)")
+      ->allow_extra_args(false);
+
+  std::string info_spec = inpaint::default_model_spec();
+  bool info_json = false;
+  auto* info_cmd = app.add_subcommand("model-info", "Show a model's per-call parameters and working geometry");
+  info_cmd->add_option("--model", info_spec, "Model spec, e.g. patchmatch:seed=3")->capture_default_str();
+  info_cmd->add_flag("--json", info_json, "Print one JSON object: spec, parameters, geometry");
 
   auto* models_cmd = app.add_subcommand("models", "List the registered models");
   auto* segmenters_cmd = app.add_subcommand("segmenters", "List the segmenters");
@@ -281,6 +361,7 @@ int main(int argc, char** argv) {
       for (const auto& info : inpaint::default_registry().list()) std::cout << info.name << "\t" << info.description << "\n";
       return 0;
     }
+    if (*info_cmd) return model_info(info_spec, info_json);
     if (*segmenters_cmd) {
       for (const auto& info : inpaint::list_segmenters()) std::cout << info.name << "\t" << info.description << "\n";
       return 0;

@@ -160,6 +160,7 @@ PipelineOptions pipeline_options(const py::kwargs& kwargs, const char* function,
   reader.read("resize_long_side", o.resize_long_side);
   reader.read("feather_px", o.feather_px);
   reader.read("prompt", o.prompt);
+  o.params = call_params(reader.read_object("params"), function);
   py::object token = reader.read_object("cancel");
   py::object progress = reader.read_object("progress");
   control.attach(o, token, progress, function);
@@ -218,6 +219,9 @@ const char* kOptionsDoc =
     "    long side), crop_margin=128, resize_long_side=1280\n"
     "  feather_px=8: blend width outside the hole (0 = hard edge)\n"
     "  prompt='': handed to prompt-conditioned models\n"
+    "  params=None: per-call model parameters, a dict such as {'seed': 3} (see Model.parameters());\n"
+    "    checked before any work: an undeclared key, a wrong type or a value out of range raises\n"
+    "    InvalidArgumentError (a str value is read as the declared type)\n"
     "  cancel=None: a CancelToken; its cancel() (from another thread) or its timeout stops the run\n"
     "    with CancelledError or WaitTimeoutError between stages and model iterations\n"
     "  progress=None: a callable given the fraction done (0..1] after each iteration of iterative\n"

@@ -36,6 +36,10 @@ struct PipelineOptions {
   int resize_long_side = 1280;
   int feather_px = 8;        // blend width outside the hole; 0 = hard edge
   std::string prompt;        // handed to the model
+  // Per-call model parameters (seed, steps, ...): checked against model.parameters() before any
+  // decoding (an undeclared name, a wrong type or a value out of range is InvalidArgument), the
+  // defaults filled in, and handed to the model. Text values are read as the declared type.
+  CallParams params;
   // Cancel flag, deadline and progress (see RunControl): checked between stages and handed to
   // the model. nullptr: the run goes to the end.
   const RunControl* control = nullptr;
