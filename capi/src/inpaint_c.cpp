@@ -110,6 +110,53 @@ inpaint::CallParams call_params(const inpaint_param* params, std::size_t count) 
   return out;
 }
 
+// Where each row of inpaint::kPipelineOptions lives in the C structs (the struct itself is ABI and
+// cannot be generated). The static_asserts below fail the build when a row is added to the table
+// without a C field here, so the C API cannot silently fall behind Python and the CLI.
+struct CField {
+  const char* option;
+  const char* c_field;
+};
+constexpr CField kCFields[] = {
+    {"clean", "inpaint_pipeline_params.clean"},
+    {"threshold", "inpaint_mask_params.threshold"},
+    {"open_radius", "inpaint_mask_params.open_radius"},
+    {"close_radius", "inpaint_mask_params.close_radius"},
+    {"min_island_area", "inpaint_mask_params.min_island_area"},
+    {"min_hole_area", "inpaint_mask_params.min_hole_area"},
+    {"dilate_px", "inpaint_mask_params.dilate_px"},
+    {"mask_backend", "inpaint_mask_params.backend"},
+    {"mask_device", "inpaint_mask_params.device"},
+    {"resize_mask", "inpaint_pipeline_params.resize_mask"},
+    {"strategy", "inpaint_pipeline_params.strategy"},
+    {"crop_trigger", "inpaint_pipeline_params.crop_trigger"},
+    {"crop_margin", "inpaint_pipeline_params.crop_margin"},
+    {"resize_long_side", "inpaint_pipeline_params.resize_long_side"},
+    {"feather_px", "inpaint_pipeline_params.feather_px"},
+    {"prompt", "inpaint_pipeline_params.prompt"},
+    {"max_pixels", "inpaint_pipeline_params.max_pixels"},
+    {"apply_exif_orientation", "inpaint_pipeline_params.apply_exif_orientation"},
+    {"format", "inpaint_pipeline_params.output_format"},
+    {"quality", "inpaint_pipeline_params.quality"},
+    {"preview_long_side", "inpaint_pipeline_params.preview_long_side"},
+    {"preview_quality", "inpaint_pipeline_params.preview_quality"},
+};
+
+constexpr bool same_text(const char* a, const char* b) {
+  while (*a && *a == *b) ++a, ++b;
+  return *a == *b;
+}
+
+constexpr bool c_fields_follow_the_table() {
+  if (std::size(kCFields) != std::size(inpaint::kPipelineOptions)) return false;
+  for (std::size_t i = 0; i < std::size(kCFields); ++i)
+    if (!same_text(kCFields[i].option, inpaint::kPipelineOptions[i].name)) return false;
+  return true;
+}
+static_assert(c_fields_follow_the_table(),
+              "inpaint::kPipelineOptions changed: give the option a C field (appended to its struct), "
+              "convert it in pipeline_options() and list it in kCFields, in the table's order");
+
 inpaint::PipelineOptions pipeline_options(const inpaint_pipeline_params* user) {
   inpaint_pipeline_params p = defaults_for(user, inpaint_pipeline_params_init, "inpaint_pipeline_params");
   if (user) {
@@ -185,29 +232,36 @@ void check_timings_size(const inpaint_timings* timings, const char* function) {
             ", expected 1.." + std::to_string(sizeof(inpaint_timings)) + " (fill it with inpaint_timings_init)");
 }
 
+// The C struct's field for each entry of inpaint::kStageFields, in the same order (checked at
+// compile time, so a new stage cannot be left out of the C API unnoticed).
+struct CTiming {
+  const char* stage;
+  std::size_t offset;
+};
+constexpr CTiming kCTimings[] = {
+    {"decode", offsetof(inpaint_timings, decode)},   {"orient", offsetof(inpaint_timings, orient)},
+    {"mask", offsetof(inpaint_timings, mask)},       {"clean", offsetof(inpaint_timings, clean)},
+    {"model", offsetof(inpaint_timings, model)},     {"composite", offsetof(inpaint_timings, composite)},
+    {"encode", offsetof(inpaint_timings, encode)},   {"preview", offsetof(inpaint_timings, preview)},
+    {"total", offsetof(inpaint_timings, total)},
+};
+
+constexpr bool c_timings_follow_the_stages() {
+  if (std::size(kCTimings) != std::size(inpaint::kStageFields)) return false;
+  for (std::size_t i = 0; i < std::size(kCTimings); ++i)
+    if (!same_text(kCTimings[i].stage, inpaint::kStageFields[i].name)) return false;
+  return sizeof(inpaint_timings) == offsetof(inpaint_timings, decode) + std::size(kCTimings) * sizeof(double);
+}
+static_assert(c_timings_follow_the_stages(),
+              "inpaint::kStageFields changed: append a field to inpaint_timings and list it in kCTimings");
+
 // Writes only the fields the caller's (possibly older, shorter) struct holds.
 void store_timings(const inpaint::StageTimes& times, inpaint_timings* out) {
-  inpaint_timings all;
-  all.struct_size = out->struct_size;
-  all.decode = times.decode;
-  all.orient = times.orient;
-  all.mask = times.mask;
-  all.clean = times.clean;
-  all.model = times.model;
-  all.composite = times.composite;
-  all.encode = times.encode;
-  all.preview = times.preview;
-  all.total = times.total;
-  const inpaint_timings* from = &all;
-  INPAINT_TAKE(*out, from, decode);
-  INPAINT_TAKE(*out, from, orient);
-  INPAINT_TAKE(*out, from, mask);
-  INPAINT_TAKE(*out, from, clean);
-  INPAINT_TAKE(*out, from, model);
-  INPAINT_TAKE(*out, from, composite);
-  INPAINT_TAKE(*out, from, encode);
-  INPAINT_TAKE(*out, from, preview);
-  INPAINT_TAKE(*out, from, total);
+  for (std::size_t i = 0; i < std::size(kCTimings); ++i) {
+    if (kCTimings[i].offset + sizeof(double) > out->struct_size) continue;
+    double ms = times.*inpaint::kStageFields[i].ms;
+    std::memcpy(reinterpret_cast<unsigned char*>(out) + kCTimings[i].offset, &ms, sizeof ms);
+  }
 }
 
 }  // namespace

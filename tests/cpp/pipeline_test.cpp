@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <set>
 
 #include "inpaint/error.hpp"
 #include "inpaint/model.hpp"
@@ -600,4 +602,73 @@ TEST(CallParams, PatchMatchTakesSeedAndIterationsPerCall) {
   // A direct call checks the same ranges.
   InpaintRequest request{img, mask, "", nullptr, {{"seed", std::int64_t(-1)}}};
   EXPECT_EQ(test::code_of([&] { spec_seed_0->inpaint(request); }), ErrorCode::InvalidArgument);
+}
+
+// ---------------------------------------------------------------- the option and stage tables
+
+TEST(PipelineOptionTable, EveryRowReadsWritesAndIsRangeChecked) {
+  PaintAll model;
+  Image img = test::pattern_rgb(32, 32);
+  Image mask = test::disc_mask(32, 32, 16, 16, 4);
+  const PipelineOptions defaults;
+  std::set<std::string> names;
+  for (const PipelineOptionInfo& row : kPipelineOptions) {
+    SCOPED_TRACE(row.name);
+    EXPECT_TRUE(names.insert(row.name).second) << "listed twice";
+    EXPECT_NE(std::string(row.doc), "");
+    ParamValue value = pipeline_option(defaults, row.name);
+    ASSERT_EQ(param_type(value), row.type);
+    // Writing the default back changes nothing; a value of another type is refused.
+    PipelineOptions o = defaults;
+    set_pipeline_option(o, row.name, value);
+    EXPECT_EQ(pipeline_option(o, row.name), value);
+    EXPECT_EQ(test::code_of([&] { set_pipeline_option(o, row.name, 1.5); }), ErrorCode::InvalidArgument);
+    if (row.type != ParamType::Int) continue;
+    // The row's range is the one the pipeline enforces: both ends pass, one past them fails.
+    std::int64_t default_int = std::get<std::int64_t>(value);
+    EXPECT_GE(default_int, row.min_value);
+    EXPECT_LE(default_int, row.max_value);
+    for (double end : {row.min_value, row.max_value}) {
+      o = defaults;
+      set_pipeline_option(o, row.name, std::int64_t(end));
+      EXPECT_NO_THROW(fill_image(model, img, mask, o)) << end;
+    }
+    for (double past : {row.min_value - 1, row.max_value + 1}) {
+      if (std::string(row.name) == "max_pixels" && past < 0) continue;  // refused by the setter itself
+      o = defaults;
+      set_pipeline_option(o, row.name, std::int64_t(past));
+      std::string message;
+      EXPECT_EQ(test::code_of([&] { fill_image(model, img, mask, o); }, &message), ErrorCode::InvalidArgument) << past;
+      EXPECT_NE(message.find(row.name), std::string::npos) << message;
+    }
+  }
+  PipelineOptions o;
+  std::string message;
+  EXPECT_EQ(test::code_of([&] { set_pipeline_option(o, "dilate", std::int64_t(3)); }, &message), ErrorCode::InvalidArgument);
+  EXPECT_NE(message.find("no pipeline option 'dilate' (there are clean, threshold"), std::string::npos) << message;
+  EXPECT_EQ(test::code_of([&] { set_pipeline_option(o, "strategy", std::string("fast")); }), ErrorCode::InvalidArgument);
+  EXPECT_EQ(test::code_of([&] { set_pipeline_option(o, "format", std::string("gif")); }), ErrorCode::InvalidArgument);
+  EXPECT_EQ(test::code_of([&] { set_pipeline_option(o, "mask_backend", std::string("cuda")); }), ErrorCode::InvalidArgument);
+  EXPECT_EQ(test::code_of([&] { set_pipeline_option(o, "max_pixels", std::int64_t(-1)); }), ErrorCode::InvalidArgument);
+  set_pipeline_option(o, "format", std::string("jpg"));
+  EXPECT_EQ(std::get<std::string>(pipeline_option(o, "format")), "jpeg");
+  set_pipeline_option(o, "dilate_px", std::int64_t(3));
+  EXPECT_EQ(o.mask.dilate_px, 3);
+}
+
+TEST(PipelineOptionTable, StageFieldsNameEveryStageOnce) {
+  StageTimes t;
+  std::set<std::string> names;
+  double next = 1;
+  for (const StageField& stage : kStageFields) {
+    EXPECT_TRUE(names.insert(stage.name).second) << stage.name;
+    t.*stage.ms = next++;
+  }
+  // Each entry wrote its own field: the struct holds exactly these, all distinct.
+  EXPECT_EQ(sizeof(StageTimes), std::size(kStageFields) * sizeof(double));
+  std::set<double> values;
+  for (const StageField& stage : kStageFields) values.insert(t.*stage.ms);
+  EXPECT_EQ(values.size(), std::size(kStageFields));
+  EXPECT_EQ(t.decode, 1);
+  EXPECT_EQ(t.total, double(std::size(kStageFields)));
 }

@@ -281,3 +281,24 @@ def test_model_info_lists_params_and_geometry():
     assert json.loads(r.stdout)["parameters"] == []
     r = run("model-info", "--model", "nosuch")
     assert r.returncode == 2 and "nosuch" in r.stderr
+
+
+def test_run_help_takes_defaults_and_ranges_from_the_option_table():
+    inpaint = pytest.importorskip("inpaint")
+    table = {row["name"]: row for row in inpaint.pipeline_options()}
+    r = run("run", "--help")
+    assert r.returncode == 0
+    # An entry is the flag's line and, when the flag column is long, the next one with the help.
+    help_lines = r.stdout.splitlines()
+    entries = {line.split()[0]: line + " " + help_lines[i + 1] for i, line in enumerate(help_lines[:-1])
+               if line.strip().startswith("--")}
+    for flag, option in [("--dilate", "dilate_px"), ("--feather", "feather_px"), ("--quality", "quality"),
+                         ("--max-pixels", "max_pixels"), ("--strategy", "strategy")]:
+        entry, row = entries[flag], table[option]
+        assert f"{row['doc'][0].upper()}{row['doc'][1:]} ({option})" in entry, entry
+        assert f"={row['default']}" in entry, entry
+        if row["type"] == "int":
+            assert f"[{row['min']} - {row['max']}]" in entry, entry
+    # Out of the table's range: a usage error before any work.
+    r = run("run", "--image", "x.png", "--mask", "m.png", "--out", "o.png", "--dilate", table["dilate_px"]["max"] + 1)
+    assert r.returncode == 2 and "--dilate" in r.stderr

@@ -1081,3 +1081,43 @@ def test_models_that_declare_nothing_refuse_params():
     # None and {} are no parameters at all.
     inpaint.fill(inpaint.Model("telea"), photo(), box_mask(96, 128, 40, 30, 30, 20), params={})
     inpaint.fill(inpaint.Model("telea"), photo(), box_mask(96, 128, 40, 30, 30, 20), params=None)
+
+
+# --- the option table -------------------------------------------------------------------------
+
+
+def test_stub_defaults_and_order_follow_the_option_table():
+    """fill() and run() read their keywords from the library's option table; the stub must say the same."""
+    table = inpaint.pipeline_options()
+    tree = ast.parse(STUB.read_text())
+    for name in ("fill", "run"):
+        stub = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+        stub_defaults = {a.arg: ast.literal_eval(d) for a, d in zip(stub.args.kwonlyargs, stub.args.kw_defaults)}
+        rows = [row for row in table if name == "run" or not row["run_only"]]
+        for row in rows:
+            assert stub_defaults[row["name"]] == row["default"], (name, row["name"])
+        options = [row["name"] for row in rows if not row["run_only"]]
+        extras = ["params", "cancel", "progress"]
+        expected = options + extras + [row["name"] for row in rows if row["run_only"]]
+        assert [a.arg for a in stub.args.kwonlyargs] == expected, name
+        doc = getattr(inpaint, name).__doc__
+        for row in rows:
+            default = repr(row["default"])
+            assert f"  {row['name']}={default}: {row['doc']}" in doc, (name, row["name"])
+
+
+def test_option_table_rows_are_typed_and_ranged():
+    for row in inpaint.pipeline_options():
+        assert row["type"] in ("bool", "int", "string")
+        assert type(row["default"]).__name__ == {"bool": "bool", "int": "int", "string": "str"}[row["type"]]
+        if row["type"] == "int":
+            assert row["min"] <= row["default"] <= row["max"]
+            # The range is the one run() enforces.
+            too_big = {row["name"]: row["max"] + 1}
+            with pytest.raises(inpaint.InvalidArgumentError, match=row["name"]):
+                if row["run_only"]:
+                    inpaint.run(MODEL, b"", b"", **too_big)  # checked before decoding
+                else:
+                    inpaint.fill(MODEL, photo(), box_mask(96, 128, 40, 30, 30, 20), **too_big)
+        else:
+            assert row["min"] is None and row["max"] is None

@@ -5,7 +5,9 @@
 #include <charconv>
 #include <cmath>
 #include <future>
+#include <iterator>
 #include <system_error>
+#include <type_traits>
 #include <opencv2/imgproc.hpp>
 
 #include "core/cv_bridge.hpp"
@@ -230,23 +232,123 @@ ModelGeometry InpaintModel::geometry() const { return {}; }
 
 namespace {
 
+// Typed access to one option's field. Each row of kPipelineOptions has one accessor here; a test
+// walks the table through them, so a row without one (or a type mismatch) fails it.
+struct OptionAccess {
+  const char* name;
+  ParamValue (*get)(const PipelineOptions&);
+  void (*set)(PipelineOptions&, const ParamValue&);  // the value has the row's type
+};
+
+template <typename T>
+T as(const ParamValue& v) {
+  if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, std::string>) return std::get<T>(v);
+  else return static_cast<T>(std::get<std::int64_t>(v));
+}
+
+const char* mask_backend_text(MaskBackend b) { return b == MaskBackend::Tensor ? "tensor" : "opencv"; }
+
+#define INPAINT_FIELD(name, field, type)                                                    \
+  OptionAccess {                                                                           \
+    name, [](const PipelineOptions& o) { return ParamValue(type(o.field)); },              \
+        [](PipelineOptions& o, const ParamValue& v) { o.field = as<decltype(o.field)>(v); } \
+  }
+
+const OptionAccess kAccess[] = {
+    INPAINT_FIELD("clean", clean, bool),
+    INPAINT_FIELD("threshold", mask.threshold, std::int64_t),
+    INPAINT_FIELD("open_radius", mask.open_radius, std::int64_t),
+    INPAINT_FIELD("close_radius", mask.close_radius, std::int64_t),
+    INPAINT_FIELD("min_island_area", mask.min_island_area, std::int64_t),
+    INPAINT_FIELD("min_hole_area", mask.min_hole_area, std::int64_t),
+    INPAINT_FIELD("dilate_px", mask.dilate_px, std::int64_t),
+    {"mask_backend", [](const PipelineOptions& o) { return ParamValue(std::string(mask_backend_text(o.mask_backend))); },
+     [](PipelineOptions& o, const ParamValue& v) {
+       const std::string& name = std::get<std::string>(v);
+       if (name != "opencv" && name != "tensor")
+         throw Error(ErrorCode::InvalidArgument, "mask backend " + detail::quoted(name) + " is not one of opencv, tensor");
+       o.mask_backend = name == "tensor" ? MaskBackend::Tensor : MaskBackend::OpenCV;
+     }},
+    INPAINT_FIELD("mask_device", mask_device, std::string),
+    INPAINT_FIELD("resize_mask", resize_mask, bool),
+    {"strategy", [](const PipelineOptions& o) { return ParamValue(std::string(strategy_name(o.strategy))); },
+     [](PipelineOptions& o, const ParamValue& v) { o.strategy = parse_strategy(std::get<std::string>(v)); }},
+    INPAINT_FIELD("crop_trigger", crop_trigger, std::int64_t),
+    INPAINT_FIELD("crop_margin", crop_margin, std::int64_t),
+    INPAINT_FIELD("resize_long_side", resize_long_side, std::int64_t),
+    INPAINT_FIELD("feather_px", feather_px, std::int64_t),
+    INPAINT_FIELD("prompt", prompt, std::string),
+    {"max_pixels",
+     [](const PipelineOptions& o) {  // saturated: a C caller may store any uint64_t; the range check refuses it
+       return ParamValue(std::int64_t(std::min<std::uint64_t>(o.decode.max_pixels, INT64_MAX)));
+     },
+     [](PipelineOptions& o, const ParamValue& v) {
+       std::int64_t pixels = std::get<std::int64_t>(v);
+       // Checked here: stored unsigned, a negative value would wrap past the range check.
+       if (pixels < 0) throw Error(ErrorCode::InvalidArgument, "max_pixels must be >= 0, got " + std::to_string(pixels));
+       o.decode.max_pixels = std::uint64_t(pixels);
+     }},
+    INPAINT_FIELD("apply_exif_orientation", decode.apply_exif_orientation, bool),
+    {"format", [](const PipelineOptions& o) { return ParamValue(std::string(o.output.format == ImageFormat::Png ? "png" : "jpeg")); },
+     [](PipelineOptions& o, const ParamValue& v) {
+       const std::string& name = std::get<std::string>(v);
+       if (name == "png") o.output.format = ImageFormat::Png;
+       else if (name == "jpeg" || name == "jpg") o.output.format = ImageFormat::Jpeg;
+       else throw Error(ErrorCode::InvalidArgument, "format " + detail::quoted(name) + " is not one of png, jpeg");
+     }},
+    INPAINT_FIELD("quality", output.quality, std::int64_t),
+    INPAINT_FIELD("preview_long_side", preview_long_side, std::int64_t),
+    INPAINT_FIELD("preview_quality", preview.quality, std::int64_t),
+};
+#undef INPAINT_FIELD
+
+static_assert(std::size(kAccess) == std::size(kPipelineOptions), "one accessor per row of kPipelineOptions");
+
+// The row and the accessor of `name`, in step (the test checks the names agree row by row).
+std::size_t option_index(const std::string& name) {
+  for (std::size_t i = 0; i < std::size(kPipelineOptions); ++i)
+    if (name == kPipelineOptions[i].name) return i;
+  std::string known;
+  for (const auto& row : kPipelineOptions) known += (known.empty() ? "" : ", ") + std::string(row.name);
+  throw Error(ErrorCode::InvalidArgument, "no pipeline option " + detail::quoted(name) + " (there are " + known + ")");
+}
+
+}  // namespace
+
+ParamValue pipeline_option(const PipelineOptions& o, const std::string& name) {
+  std::size_t i = option_index(name);
+  if (std::string(kAccess[i].name) != kPipelineOptions[i].name)
+    throw Error(ErrorCode::Internal, "pipeline option accessors are out of step at " + name);
+  return kAccess[i].get(o);
+}
+
+void set_pipeline_option(PipelineOptions& o, const std::string& name, const ParamValue& value) {
+  std::size_t i = option_index(name);
+  if (std::string(kAccess[i].name) != kPipelineOptions[i].name)
+    throw Error(ErrorCode::Internal, "pipeline option accessors are out of step at " + name);
+  ParamType type = kPipelineOptions[i].type;
+  if (param_type(value) != type)
+    throw Error(ErrorCode::InvalidArgument, name + " must be " + (type == ParamType::Int ? "an " : "a ") +
+                                                param_type_name(type) + ", got " + param_type_name(param_type(value)));
+  kAccess[i].set(o, value);
+}
+
+namespace {
+
 void validate(const PipelineOptions& o) {
-  auto check = [](long value, long lo, long hi, const char* name) {
-    if (value < lo || value > hi)
-      throw Error(ErrorCode::InvalidArgument, std::string(name) + " must be " + std::to_string(lo) + ".." +
-                                                  std::to_string(hi) + ", got " + std::to_string(value));
-  };
-  check(o.crop_trigger, 1, 1 << 20, "crop_trigger");
-  check(o.crop_margin, 0, 1 << 16, "crop_margin");
-  check(o.resize_long_side, 16, 1 << 16, "resize_long_side");
-  check(o.feather_px, 0, 1024, "feather_px");
-  check(o.preview_long_side, 0, 1 << 16, "preview_long_side");
+  // Every int option against its row's range (clean-up settings are checked again, with the
+  // same ranges, by the mask code for direct clean_mask calls).
+  for (const PipelineOptionInfo& row : kPipelineOptions) {
+    if (row.type != ParamType::Int) continue;
+    std::int64_t value = std::get<std::int64_t>(pipeline_option(o, row.name));
+    if (value < row.min_value || value > row.max_value)
+      throw Error(ErrorCode::InvalidArgument, std::string(row.name) + " must be " + std::to_string(std::int64_t(row.min_value)) +
+                                                  ".." + std::to_string(std::int64_t(row.max_value)) + ", got " +
+                                                  std::to_string(value));
+  }
   detail::validate(o.mask);  // also when clean is off: the threshold still applies
-  // Encoder settings are checked now, not after a long model run.
+  // Encoder settings are checked now, not after a long model run (JPEG quality is a table row).
   for (const auto& [encode, name] : {std::pair{&o.output, "output"}, {&o.preview, "preview"}}) {
-    if (encode->format == ImageFormat::Jpeg && (encode->quality < 1 || encode->quality > 100))
-      throw Error(ErrorCode::InvalidArgument, std::string(name) + " JPEG quality must be 1..100, got " +
-                                                  std::to_string(encode->quality));
     if (encode->format == ImageFormat::Png && (encode->png_compression < 0 || encode->png_compression > 9))
       throw Error(ErrorCode::InvalidArgument, std::string(name) + " PNG compression must be 0..9");
   }
