@@ -357,6 +357,49 @@ INPAINT_API inpaint_status inpaint_model_list_key_count(size_t index, size_t *ou
 INPAINT_API inpaint_status inpaint_model_list_key_get(size_t index, size_t key_index, char **out_key,
                                                       char **out_doc);
 
+/* ---------------------------------------------------------------- per-call model parameters */
+
+/* The type of a per-call parameter a model declares. */
+typedef enum inpaint_param_type {
+  INPAINT_PARAM_BOOL = 0,
+  INPAINT_PARAM_INT = 1,
+  INPAINT_PARAM_FLOAT = 2,
+  INPAINT_PARAM_STRING = 3
+} inpaint_param_type;
+
+/* "bool", "int", "float", "string"; "unknown" for other values. Static string; never NULL. */
+INPAINT_API const char *inpaint_param_type_name(inpaint_param_type type);
+
+/* One per-call parameter a model takes (seed, steps, guidance, ...). */
+typedef struct inpaint_param_info {
+  size_t struct_size;
+  const char *name;          /* [a-z0-9_]+; owned by the model, valid until it is freed */
+  inpaint_param_type type;
+  const char *default_value; /* as text ("true", "42", "0.5", or the string); owned by the model */
+  double min_value;          /* inclusive range of INT and FLOAT values; -HUGE_VAL/HUGE_VAL when open */
+  double max_value;
+  const char *doc;           /* one line; owned by the model */
+} inpaint_param_info;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_param_info_init(inpaint_param_info *info);
+
+/* How many per-call parameters a model declares (0 for most classical models). */
+INPAINT_API inpaint_status inpaint_model_param_count(const inpaint_model *model, size_t *out_count);
+
+/* Copies declaration `index` (0-based, in the model's order) into *out_info, whose struct_size
+ * the caller has set. INVALID_ARGUMENT when index is out of range. */
+INPAINT_API inpaint_status inpaint_model_param_get(const inpaint_model *model, size_t index,
+                                                   inpaint_param_info *out_info);
+
+/* A per-call parameter given to a run: its value as text, read as the type the model declares
+ * ("true"/"false"/"1"/"0" for BOOL, a decimal integer for INT, a finite decimal number for
+ * FLOAT, any text for STRING, commas and '=' included). Both strings are borrowed for the call. */
+typedef struct inpaint_param {
+  const char *key;
+  const char *value;
+} inpaint_param;
+
 /* ---------------------------------------------------------------- pipeline */
 
 /* How the model sees a large photo. */
@@ -413,6 +456,12 @@ typedef struct inpaint_pipeline_params {
   int apply_exif_orientation;      /* turn JPEG inputs upright; 1 */
   const char *prompt;              /* handed to prompt-conditioned models; NULL = "" */
   inpaint_run_control *control;    /* cancel flag and deadline; NULL = run to the end */
+  /* Per-call model parameters, param_count of them (params may be NULL when 0); borrowed for the
+   * call. Checked against the model's declarations before any decoding: a key the model does not
+   * declare, a value not of its type or out of its range, or a key given twice is
+   * INVALID_ARGUMENT naming it. Parameters not given take the model's defaults. */
+  const inpaint_param *params;     /* NULL */
+  size_t param_count;              /* 0 */
 } inpaint_pipeline_params;
 
 /* Fills the defaults above and struct_size. */

@@ -10,6 +10,7 @@
 #include <new>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "inpaint/inpaint.hpp"
 
@@ -17,6 +18,10 @@ struct inpaint_model {
   std::unique_ptr<const inpaint::InpaintModel> model;
   std::string spec;  // kept so that inpaint_model_spec can hand out a stable pointer
   inpaint::ModelLoadInfo load_info;  // fixed once loaded; its device string is handed out
+  // Declarations are fixed once loaded too; kept with their defaults as text, which
+  // inpaint_model_param_get hands out.
+  std::vector<inpaint::ParamSpec> parameters;
+  std::vector<std::string> default_texts;
 };
 
 struct inpaint_run_control {

@@ -94,6 +94,69 @@ MaskSettings mask_settings(const inpaint_mask_params* user) {
   return settings;
 }
 
+// The text pairs a C caller gives; the pipeline reads each as the declared type.
+inpaint::CallParams call_params(const inpaint_param* params, std::size_t count) {
+  inpaint::CallParams out;
+  if (count == 0) return out;
+  if (!params) invalid("inpaint_pipeline_params.params is NULL but param_count is " + std::to_string(count));
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string at = "inpaint_pipeline_params.params[" + std::to_string(i) + "]";
+    if (!params[i].key) invalid(at + ".key is NULL");
+    if (!params[i].value) invalid(at + ".value is NULL");
+    // A second value for a key would silently win: refuse it like a duplicate spec key.
+    if (out.contains(params[i].key)) invalid(at + ": the key '" + std::string(params[i].key) + "' is given twice");
+    out.set(params[i].key, std::string(params[i].value));
+  }
+  return out;
+}
+
+// Where each row of inpaint::kPipelineOptions lives in the C structs (the struct itself is ABI and
+// cannot be generated). The static_asserts below fail the build when a row is added to the table
+// without a C field here, so the C API cannot silently fall behind Python and the CLI.
+struct CField {
+  const char* option;
+  const char* c_field;
+};
+constexpr CField kCFields[] = {
+    {"clean", "inpaint_pipeline_params.clean"},
+    {"threshold", "inpaint_mask_params.threshold"},
+    {"open_radius", "inpaint_mask_params.open_radius"},
+    {"close_radius", "inpaint_mask_params.close_radius"},
+    {"min_island_area", "inpaint_mask_params.min_island_area"},
+    {"min_hole_area", "inpaint_mask_params.min_hole_area"},
+    {"dilate_px", "inpaint_mask_params.dilate_px"},
+    {"mask_backend", "inpaint_mask_params.backend"},
+    {"mask_device", "inpaint_mask_params.device"},
+    {"resize_mask", "inpaint_pipeline_params.resize_mask"},
+    {"strategy", "inpaint_pipeline_params.strategy"},
+    {"crop_trigger", "inpaint_pipeline_params.crop_trigger"},
+    {"crop_margin", "inpaint_pipeline_params.crop_margin"},
+    {"resize_long_side", "inpaint_pipeline_params.resize_long_side"},
+    {"feather_px", "inpaint_pipeline_params.feather_px"},
+    {"prompt", "inpaint_pipeline_params.prompt"},
+    {"max_pixels", "inpaint_pipeline_params.max_pixels"},
+    {"apply_exif_orientation", "inpaint_pipeline_params.apply_exif_orientation"},
+    {"format", "inpaint_pipeline_params.output_format"},
+    {"quality", "inpaint_pipeline_params.quality"},
+    {"preview_long_side", "inpaint_pipeline_params.preview_long_side"},
+    {"preview_quality", "inpaint_pipeline_params.preview_quality"},
+};
+
+constexpr bool same_text(const char* a, const char* b) {
+  while (*a && *a == *b) ++a, ++b;
+  return *a == *b;
+}
+
+constexpr bool c_fields_follow_the_table() {
+  if (std::size(kCFields) != std::size(inpaint::kPipelineOptions)) return false;
+  for (std::size_t i = 0; i < std::size(kCFields); ++i)
+    if (!same_text(kCFields[i].option, inpaint::kPipelineOptions[i].name)) return false;
+  return true;
+}
+static_assert(c_fields_follow_the_table(),
+              "inpaint::kPipelineOptions changed: give the option a C field (appended to its struct), "
+              "convert it in pipeline_options() and list it in kCFields, in the table's order");
+
 inpaint::PipelineOptions pipeline_options(const inpaint_pipeline_params* user) {
   inpaint_pipeline_params p = defaults_for(user, inpaint_pipeline_params_init, "inpaint_pipeline_params");
   if (user) {
@@ -113,6 +176,8 @@ inpaint::PipelineOptions pipeline_options(const inpaint_pipeline_params* user) {
     INPAINT_TAKE(p, user, apply_exif_orientation);
     INPAINT_TAKE(p, user, prompt);
     INPAINT_TAKE(p, user, control);
+    INPAINT_TAKE(p, user, params);
+    INPAINT_TAKE(p, user, param_count);
   }
   inpaint::PipelineOptions options;
   options.decode.max_pixels = p.max_pixels;
@@ -143,6 +208,7 @@ inpaint::PipelineOptions pipeline_options(const inpaint_pipeline_params* user) {
   options.preview.quality = p.preview_quality;
   if (p.prompt) options.prompt = p.prompt;
   if (p.control) options.control = &p.control->control;
+  options.params = call_params(p.params, p.param_count);
   return options;
 }
 
@@ -166,29 +232,36 @@ void check_timings_size(const inpaint_timings* timings, const char* function) {
             ", expected 1.." + std::to_string(sizeof(inpaint_timings)) + " (fill it with inpaint_timings_init)");
 }
 
+// The C struct's field for each entry of inpaint::kStageFields, in the same order (checked at
+// compile time, so a new stage cannot be left out of the C API unnoticed).
+struct CTiming {
+  const char* stage;
+  std::size_t offset;
+};
+constexpr CTiming kCTimings[] = {
+    {"decode", offsetof(inpaint_timings, decode)},   {"orient", offsetof(inpaint_timings, orient)},
+    {"mask", offsetof(inpaint_timings, mask)},       {"clean", offsetof(inpaint_timings, clean)},
+    {"model", offsetof(inpaint_timings, model)},     {"composite", offsetof(inpaint_timings, composite)},
+    {"encode", offsetof(inpaint_timings, encode)},   {"preview", offsetof(inpaint_timings, preview)},
+    {"total", offsetof(inpaint_timings, total)},
+};
+
+constexpr bool c_timings_follow_the_stages() {
+  if (std::size(kCTimings) != std::size(inpaint::kStageFields)) return false;
+  for (std::size_t i = 0; i < std::size(kCTimings); ++i)
+    if (!same_text(kCTimings[i].stage, inpaint::kStageFields[i].name)) return false;
+  return sizeof(inpaint_timings) == offsetof(inpaint_timings, decode) + std::size(kCTimings) * sizeof(double);
+}
+static_assert(c_timings_follow_the_stages(),
+              "inpaint::kStageFields changed: append a field to inpaint_timings and list it in kCTimings");
+
 // Writes only the fields the caller's (possibly older, shorter) struct holds.
 void store_timings(const inpaint::StageTimes& times, inpaint_timings* out) {
-  inpaint_timings all;
-  all.struct_size = out->struct_size;
-  all.decode = times.decode;
-  all.orient = times.orient;
-  all.mask = times.mask;
-  all.clean = times.clean;
-  all.model = times.model;
-  all.composite = times.composite;
-  all.encode = times.encode;
-  all.preview = times.preview;
-  all.total = times.total;
-  const inpaint_timings* from = &all;
-  INPAINT_TAKE(*out, from, decode);
-  INPAINT_TAKE(*out, from, orient);
-  INPAINT_TAKE(*out, from, mask);
-  INPAINT_TAKE(*out, from, clean);
-  INPAINT_TAKE(*out, from, model);
-  INPAINT_TAKE(*out, from, composite);
-  INPAINT_TAKE(*out, from, encode);
-  INPAINT_TAKE(*out, from, preview);
-  INPAINT_TAKE(*out, from, total);
+  for (std::size_t i = 0; i < std::size(kCTimings); ++i) {
+    if (kCTimings[i].offset + sizeof(double) > out->struct_size) continue;
+    double ms = times.*inpaint::kStageFields[i].ms;
+    std::memcpy(reinterpret_cast<unsigned char*>(out) + kCTimings[i].offset, &ms, sizeof ms);
+  }
 }
 
 }  // namespace
@@ -399,6 +472,9 @@ inpaint_status inpaint_model_create(const char* spec, inpaint_model** out_model)
     handle->model = inpaint::default_registry().create(text);
     handle->spec = handle->model->spec();
     handle->load_info = handle->model->load_info();
+    handle->parameters = handle->model->parameters();
+    for (const inpaint::ParamSpec& spec : handle->parameters)
+      handle->default_texts.push_back(inpaint::param_value_text(spec.default_value));
     *out_model = handle.release();
   });
 }
@@ -454,6 +530,61 @@ void inpaint_model_free(inpaint_model* model) { delete model; }
 
 const char* inpaint_model_spec(const inpaint_model* model) { return model ? model->spec.c_str() : nullptr; }
 
+const char* inpaint_param_type_name(inpaint_param_type type) {
+  int value = c_enum(type);
+  if (value < INPAINT_PARAM_BOOL || value > INPAINT_PARAM_STRING) return "unknown";
+  return inpaint::param_type_name(static_cast<inpaint::ParamType>(value));
+}
+
+void inpaint_param_info_init(inpaint_param_info* info) {
+  if (!info) return;
+  *info = inpaint_param_info{};
+  info->struct_size = sizeof *info;
+}
+
+inpaint_status inpaint_model_param_count(const inpaint_model* model, size_t* out_count) {
+  return guarded([&] {
+    require(model, "inpaint_model_param_count", "model");
+    require(out_count, "inpaint_model_param_count", "out_count");
+    *out_count = model->parameters.size();
+  });
+}
+
+inpaint_status inpaint_model_param_get(const inpaint_model* model, size_t index, inpaint_param_info* out_info) {
+  return guarded([&] {
+    const char* fn = "inpaint_model_param_get";
+    require(model, fn, "model");
+    require(out_info, fn, "out_info");
+    if (out_info->struct_size == 0 || out_info->struct_size > sizeof(inpaint_param_info))
+      invalid(std::string(fn) + ": out_info->struct_size is " + std::to_string(out_info->struct_size) + ", expected 1.." +
+              std::to_string(sizeof(inpaint_param_info)) + " (fill it with inpaint_param_info_init)");
+    if (index >= model->parameters.size())
+      invalid(std::string(fn) + ": index " + std::to_string(index) + " is out of range (model '" + model->spec +
+              "' declares " + std::to_string(model->parameters.size()) + ")");
+    const inpaint::ParamSpec& spec = model->parameters[index];
+    static_assert(int(inpaint::ParamType::Bool) == INPAINT_PARAM_BOOL && int(inpaint::ParamType::Int) == INPAINT_PARAM_INT &&
+                      int(inpaint::ParamType::Float) == INPAINT_PARAM_FLOAT &&
+                      int(inpaint::ParamType::String) == INPAINT_PARAM_STRING,
+                  "inpaint_param_type mirrors inpaint::ParamType");
+    inpaint_param_info all;
+    all.struct_size = out_info->struct_size;
+    all.name = spec.name.c_str();
+    all.type = static_cast<inpaint_param_type>(spec.type);
+    all.default_value = model->default_texts[index].c_str();
+    all.min_value = spec.min_value;
+    all.max_value = spec.max_value;
+    all.doc = spec.doc.c_str();
+    // Only the fields the caller's (possibly older, shorter) struct holds are written.
+    const inpaint_param_info* from = &all;
+    INPAINT_TAKE(*out_info, from, name);
+    INPAINT_TAKE(*out_info, from, type);
+    INPAINT_TAKE(*out_info, from, default_value);
+    INPAINT_TAKE(*out_info, from, min_value);
+    INPAINT_TAKE(*out_info, from, max_value);
+    INPAINT_TAKE(*out_info, from, doc);
+  });
+}
+
 inpaint_status inpaint_model_list_size(size_t* out_count) {
   return guarded([&] {
     require(out_count, "inpaint_model_list_size", "out_count");
@@ -505,6 +636,8 @@ void inpaint_pipeline_params_init(inpaint_pipeline_params* params) {
   params->apply_exif_orientation = defaults.decode.apply_exif_orientation;
   params->prompt = nullptr;
   params->control = nullptr;
+  params->params = nullptr;
+  params->param_count = 0;
 }
 
 inpaint_status inpaint_run_control_new(inpaint_run_control** out_control) {

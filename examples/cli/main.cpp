@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -13,6 +14,8 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
+#include <variant>
 #include <nlohmann/json.hpp>
 
 #include "inpaint/inpaint.hpp"
@@ -53,12 +56,39 @@ void write_outputs(const std::vector<inpaint::FileOutput>& files) {
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
+// The pipeline options the run command exposes take their help text, default and range from
+// inpaint::kPipelineOptions (flag names stay the CLI's own, e.g. --dilate for dilate_px).
+const inpaint::PipelineOptionInfo& option_row(const std::string& name) {
+  for (const auto& row : inpaint::kPipelineOptions)
+    if (name == row.name) return row;
+  throw std::logic_error("no pipeline option " + name);  // a typo in this file; the CLI tests catch it
+}
+
+std::int64_t option_default(const std::string& name) {
+  return std::get<std::int64_t>(inpaint::pipeline_option(inpaint::PipelineOptions{}, name));
+}
+
+CLI::Range option_range(const std::string& name) {
+  const auto& row = option_row(name);
+  return CLI::Range(std::int64_t(row.min_value), std::int64_t(row.max_value));
+}
+
+// "Grow the hole by this many pixels (dilate_px)": the table's line, capitalised, naming the option.
+std::string option_help(const std::string& name) {
+  std::string doc = option_row(name).doc;
+  if (!doc.empty()) doc[0] = char(std::toupper(static_cast<unsigned char>(doc[0])));
+  return doc + " (" + name + ")";
+}
+
 struct RunArgs {
   std::string image, mask, out, model = inpaint::default_model_spec();
   std::string labels_file, surface, prompt_table, strategy = "auto", preview, variants, variant;
+  std::vector<std::string> params;  // --param KEY=VALUE, in the order given
   double min_confidence = 0.5, timeout = 0;
-  int preview_size = 1024, quality = 90, dilate = -1, feather = -1;
-  std::uint64_t max_pixels = inpaint::DecodeOptions{}.max_pixels;
+  int preview_size = 1024;
+  int quality = int(option_default("quality")), dilate = int(option_default("dilate_px")),
+      feather = int(option_default("feather_px"));
+  std::uint64_t max_pixels = std::uint64_t(option_default("max_pixels"));
   bool resize_mask = false, no_clean = false, json = false;
 };
 
@@ -84,16 +114,33 @@ inpaint::Prompt prompt_for(const RunArgs& args) {
   return inpaint::build_prompt(labels, table, options);
 }
 
+// --param KEY=VALUE, split at the first '=' so a value may hold '=' and ','; the model reads
+// each value as the type it declares.
+inpaint::CallParams call_params(const std::vector<std::string>& given) {
+  inpaint::CallParams params;
+  for (const std::string& text : given) {
+    std::size_t equals = text.find('=');
+    if (equals == std::string::npos || equals == 0)
+      throw inpaint::Error(inpaint::ErrorCode::InvalidArgument, "--param must be KEY=VALUE, got '" + text + "'");
+    std::string key = text.substr(0, equals);
+    if (params.contains(key))
+      throw inpaint::Error(inpaint::ErrorCode::InvalidArgument, "--param " + key + " is given twice");
+    params.set(key, text.substr(equals + 1));
+  }
+  return params;
+}
+
 int run(const RunArgs& args) {
   inpaint::PipelineOptions options;
+  options.params = call_params(args.params);
   options.output.format = inpaint::format_from_path(args.out);
   options.output.quality = args.quality;
   options.strategy = inpaint::parse_strategy(args.strategy);
   options.resize_mask = args.resize_mask;
   options.clean = !args.no_clean;
   options.decode.max_pixels = args.max_pixels;
-  if (args.dilate >= 0) options.mask.dilate_px = args.dilate;
-  if (args.feather >= 0) options.feather_px = args.feather;
+  options.mask.dilate_px = args.dilate;
+  options.feather_px = args.feather;
   if (!args.preview.empty()) {
     options.preview.format = inpaint::format_from_path(args.preview);
     options.preview_long_side = args.preview_size;
@@ -144,12 +191,63 @@ int run(const RunArgs& args) {
         {"height", result.image.height()},
         {"output", args.out},
         {"output_bytes", result.encoded.size()},
-        {"timings_ms",
-         {{"decode", t.decode}, {"orient", t.orient}, {"mask", t.mask}, {"clean", t.clean}, {"model", t.model},
-          {"composite", t.composite}, {"encode", t.encode}, {"preview", t.preview}, {"total", t.total}}},
     };
+    nlohmann::json& timings = report["timings_ms"] = nlohmann::json::object();
+    for (const auto& stage : inpaint::kStageFields) timings[stage.name] = t.*stage.ms;
     if (!args.preview.empty()) report["preview"] = args.preview;
     std::cout << report.dump() << std::endl;
+  }
+  return 0;
+}
+
+// The open end of a range prints as null in JSON and is left out of the text listing.
+nlohmann::json bound_json(const inpaint::ParamSpec& spec, double bound) {
+  if (!std::isfinite(bound)) return nullptr;
+  if (spec.type == inpaint::ParamType::Int) return std::int64_t(bound);
+  return bound;
+}
+
+nlohmann::json value_json(const inpaint::ParamValue& value) {
+  return std::visit([](const auto& v) { return nlohmann::json(v); }, value);
+}
+
+// `inpaint model-info`: what a loaded model takes per call and the sizes it wants.
+int model_info(const std::string& spec, bool json) {
+  auto model = inpaint::default_registry().create(spec);
+  inpaint::ModelGeometry g = model->geometry();
+  std::vector<inpaint::ParamSpec> declared = model->parameters();
+  if (json) {
+    nlohmann::json params = nlohmann::json::array();
+    for (const auto& p : declared) {
+      bool ranged = p.type == inpaint::ParamType::Int || p.type == inpaint::ParamType::Float;
+      params.push_back({{"name", p.name},
+                        {"type", inpaint::param_type_name(p.type)},
+                        {"default", value_json(p.default_value)},
+                        {"min", ranged ? bound_json(p, p.min_value) : nullptr},
+                        {"max", ranged ? bound_json(p, p.max_value) : nullptr},
+                        {"doc", p.doc}});
+    }
+    std::cout << nlohmann::json{{"spec", model->spec()},
+                                {"parameters", params},
+                                {"geometry",
+                                 {{"multiple_of", g.multiple_of},
+                                  {"min_long_side", g.min_long_side},
+                                  {"max_long_side", g.max_long_side}}}}
+                     .dump()
+              << std::endl;
+    return 0;
+  }
+  std::cout << model->spec() << "\n";
+  std::cout << "geometry: multiple of " << g.multiple_of << ", long side " << g.min_long_side << ".."
+            << (g.max_long_side ? std::to_string(g.max_long_side) : std::string("any")) << "\n";
+  if (declared.empty()) std::cout << "per-call parameters: none\n";
+  for (const auto& p : declared) {
+    std::string range;
+    if ((p.type == inpaint::ParamType::Int || p.type == inpaint::ParamType::Float) &&
+        (std::isfinite(p.min_value) || std::isfinite(p.max_value)))
+      range = " " + bound_json(p, p.min_value).dump() + ".." + bound_json(p, p.max_value).dump();
+    std::cout << "--param " << p.name << "=" << inpaint::param_value_text(p.default_value) << "\t"
+              << inpaint::param_type_name(p.type) << range << "\t" << p.doc << "\n";
   }
   return 0;
 }
@@ -254,19 +352,29 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--prompt-table", args.prompt_table, "JSON file overriding the surface->prompt table");
   run_cmd->add_option("--min-confidence", args.min_confidence, "Labels below this confidence use the fallback prompt")
       ->capture_default_str()->check(kFinite)->check(CLI::Range(0.0, 1.0));
-  run_cmd->add_option("--strategy", args.strategy, "original|crop|resize|auto")->capture_default_str();
+  run_cmd->add_option("--strategy", args.strategy, option_help("strategy"))->capture_default_str();
   auto* preview = run_cmd->add_option("--preview", args.preview, "Also write a preview (.jpg or .png)");
-  run_cmd->add_option("--preview-size", args.preview_size, "Long side of the preview in pixels")
-      ->capture_default_str()->needs(preview)->check(CLI::Range(1, 65536));
-  run_cmd->add_option("--quality", args.quality, "JPEG quality 1..100")->capture_default_str()->check(CLI::Range(1, 100));
-  run_cmd->add_option("--dilate", args.dilate, "Grow the hole by N pixels (default 15)")->check(CLI::Range(0, 1024));
-  run_cmd->add_option("--feather", args.feather, "Blend width outside the hole in pixels (default 8)")->check(CLI::Range(0, 1024));
-  run_cmd->add_option("--max-pixels", args.max_pixels, "Refuse larger images")->capture_default_str();
-  run_cmd->add_flag("--resize-mask", args.resize_mask, "Scale a mask of another size to the image");
-  run_cmd->add_flag("--no-clean", args.no_clean, "Only threshold the mask; no morphology or dilation");
+  run_cmd->add_option("--preview-size", args.preview_size, "Long side of the preview in pixels (preview_long_side)")
+      ->capture_default_str()->needs(preview)->check(CLI::Range(1, int(option_row("preview_long_side").max_value)));
+  run_cmd->add_option("--quality", args.quality, option_help("quality"))->capture_default_str()->check(option_range("quality"));
+  run_cmd->add_option("--dilate", args.dilate, option_help("dilate_px"))->capture_default_str()->check(option_range("dilate_px"));
+  run_cmd->add_option("--feather", args.feather, option_help("feather_px"))->capture_default_str()->check(option_range("feather_px"));
+  run_cmd->add_option("--max-pixels", args.max_pixels, option_help("max_pixels"))->capture_default_str()
+      ->check(option_range("max_pixels"));
+  run_cmd->add_flag("--resize-mask", args.resize_mask, option_help("resize_mask"));
+  run_cmd->add_flag("--no-clean", args.no_clean, "Only threshold the mask; no morphology or dilation (clean=false)");
   run_cmd->add_option("--timeout", args.timeout, "Give up after this many seconds (exit 1, no output); 0 = never")
       ->capture_default_str()->check(kFinite)->check(CLI::Range(0.0, 31622400.0));
   run_cmd->add_flag("--json", args.json, "Print one JSON object: prompt, model, strategy, timings");
+  run_cmd->add_option("--param", args.params,
+                      "Per-call model parameter KEY=VALUE, e.g. seed=3; repeat for more (see inpaint model-info)")
+      ->allow_extra_args(false);
+
+  std::string info_spec = inpaint::default_model_spec();
+  bool info_json = false;
+  auto* info_cmd = app.add_subcommand("model-info", "Show a model's per-call parameters and working geometry");
+  info_cmd->add_option("--model", info_spec, "Model spec, e.g. patchmatch:seed=3")->capture_default_str();
+  info_cmd->add_flag("--json", info_json, "Print one JSON object: spec, parameters, geometry");
 
   bool list_json = false;
   auto* models_cmd = app.add_subcommand("models", "List the registered models and the spec keys each takes");
@@ -303,6 +411,7 @@ int main(int argc, char** argv) {
   try {
     if (*models_cmd) return print_listing(inpaint::default_registry().list(), list_json);
     if (*segmenters_cmd) return print_listing(inpaint::list_segmenters(), list_json);
+    if (*info_cmd) return model_info(info_spec, info_json);
     if (segment_cmds.chosen()) {
       stop_on_signals();
       return run_segment_command(segment_cmds, segment_args, g_control);

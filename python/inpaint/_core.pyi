@@ -14,6 +14,7 @@ _Strategy = Literal["auto", "original", "crop", "resize"]
 _Labels = Union[dict[str, object], str, None]
 _Box = tuple[int, int, int, int]  # x, y, width, height
 _Tensor = npt.NDArray[Any]  # read-only view; BF16 as uint16 bits, F8 as uint8 bits
+_Params = Optional[dict[str, Union[bool, int, float, str]]]  # per-call model parameters
 
 __version__: str
 
@@ -130,7 +131,10 @@ class Model:
     def load_info(self) -> dict[str, Any]: ...
     @property
     def ready(self) -> bool: ...
-    def inpaint(self, image: _Array, mask: _Array, prompt: str = "") -> _Array: ...
+    def inpaint(self, image: _Array, mask: _Array, prompt: str = "", params: _Params = None) -> _Array: ...
+    def parameters(self) -> list[dict[str, Any]]: ...
+    @property
+    def geometry(self) -> dict[str, int]: ...
 
 @final
 class Result:
@@ -161,6 +165,7 @@ class CancelToken:
     def cancelled(self) -> bool: ...
     def set_timeout(self, seconds: float) -> None: ...
 
+def pipeline_options() -> list[dict[str, Any]]: ...
 def fill(
     model: Model,
     image: _Array,
@@ -182,6 +187,7 @@ def fill(
     resize_long_side: int = 1280,
     feather_px: int = 8,
     prompt: str = "",
+    params: _Params = None,
     cancel: Optional[CancelToken] = None,
     progress: Optional[Callable[[float], Optional[bool]]] = None,
 ) -> Result: ...
@@ -206,6 +212,7 @@ def run(
     resize_long_side: int = 1280,
     feather_px: int = 8,
     prompt: str = "",
+    params: _Params = None,
     cancel: Optional[CancelToken] = None,
     progress: Optional[Callable[[float], Optional[bool]]] = None,
     max_pixels: int = 100000000,

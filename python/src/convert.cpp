@@ -156,4 +156,47 @@ ByteView::ByteView(const py::buffer& buffer, const char* name) {
 
 ByteView::~ByteView() { PyBuffer_Release(&view_); }
 
+CallParams call_params(const py::object& params, const char* function) {
+  CallParams out;
+  if (params.is_none()) return out;
+  if (!py::isinstance<py::dict>(params))
+    throw py::type_error(std::string(function) + "(): params must be a dict or None, got " + std::string(py::repr(params)));
+  for (auto item : py::reinterpret_borrow<py::dict>(params)) {
+    std::string where = std::string(function) + "(): params";
+    if (!py::isinstance<py::str>(item.first))
+      throw py::type_error(where + " keys must be str, got " + std::string(py::repr(item.first)));
+    std::string key = utf8_text(py::reinterpret_borrow<py::str>(item.first), where.c_str());
+    py::handle value = item.second;
+    // bool first: Python's bool is an int, but True is no seed.
+    if (py::isinstance<py::bool_>(value)) {
+      out.set(key, value.cast<bool>());
+    } else if (py::isinstance<py::int_>(value)) {
+      long long whole = PyLong_AsLongLong(value.ptr());
+      if (whole == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        throw Error(ErrorCode::InvalidArgument, where + "['" + key + "'] does not fit in 64 bits");
+      }
+      out.set(key, std::int64_t(whole));
+    } else if (py::isinstance<py::float_>(value)) {
+      out.set(key, value.cast<double>());
+    } else if (py::isinstance<py::str>(value)) {
+      out.set(key, utf8_text(py::reinterpret_borrow<py::str>(value), (where + "['" + key + "']").c_str()));
+    } else {
+      throw py::type_error(where + "['" + key + "'] must be a bool, int, float or str, got " +
+                           std::string(py::repr(value)));
+    }
+  }
+  return out;
+}
+
+py::object param_to_python(const ParamValue& value) {
+  switch (param_type(value)) {
+    case ParamType::Bool: return py::bool_(std::get<bool>(value));
+    case ParamType::Int: return py::int_(std::get<std::int64_t>(value));
+    case ParamType::Float: return py::float_(std::get<double>(value));
+    case ParamType::String: return py::str(std::get<std::string>(value));
+  }
+  return py::none();
+}
+
 }  // namespace inpaint::python

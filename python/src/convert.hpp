@@ -49,6 +49,14 @@ RunControl* cancel_token(const py::object& token, const char* function);
 
 py::bytes to_bytes(const std::vector<std::uint8_t>& data);
 
+// The `params=` argument of fill(), run() and Model.inpaint(): None or a dict of str to bool,
+// int, float or str (kept as given; the pipeline checks them against the model). Anything else
+// raises TypeError naming function() and the key.
+CallParams call_params(const py::object& params, const char* function);
+
+// A ParamValue as Python's bool, int, float or str.
+py::object param_to_python(const ParamValue& value);
+
 // The UTF-8 text of a str. A str that has no UTF-8 form (a lone surrogate, as
 // os.fsdecode or a broken JSON decoder can produce) raises InvalidArgumentError naming `name`.
 std::string utf8_text(const py::str& text, const char* name);

@@ -1,6 +1,8 @@
 // The model registry and the Model class.
 #include <pybind11/stl.h>
 
+#include <cmath>
+#include <cstdint>
 #include <optional>
 
 #include "convert.hpp"
@@ -110,7 +112,8 @@ void bind_models(py::module_& m) {
                              "returns built-in models only then.")
       .def(
           "inpaint",
-          [](const InpaintModel& model, const py::array& image, const py::array& mask, const std::string& prompt) {
+          [](const InpaintModel& model, const py::array& image, const py::array& mask, const std::string& prompt,
+             const py::object& params) {
             ImageView rgb = image_view(image, "image", Pixels::Rgb);
             ImageView hole = image_view(mask, "mask", Pixels::Mask);
             // The models trust their request: check here what fill_image checks for the pipeline.
@@ -122,13 +125,56 @@ void bind_models(py::module_& m) {
             request.image = rgb;
             request.mask = hole;
             request.prompt = prompt;
+            // Checked and completed as the pipeline does, so the model sees the same map.
+            std::string spec = model.spec();
+            request.params = resolve_params(model.parameters(), call_params(params, "inpaint"),
+                                            "model '" + spec.substr(0, spec.find(':')) + "'");
             Image fill = without_gil([&] { return model.inpaint(request); });
             return to_array(std::move(fill));
           },
           py::arg("image").noconvert(), py::arg("mask").noconvert(), py::arg("prompt") = "",
+          py::arg("params") = py::none(),
           "The raw model call: returns an RGB array of the image's size whose pixels inside the\n"
           "hole (mask 255) are filled; pixels outside may differ from the input. Use fill() for\n"
-          "the cleaned, composited result.")
+          "the cleaned, composited result (and the model's working geometry). params: as in fill().")
+      .def(
+          "parameters",
+          [](const InpaintModel& model) {
+            py::list out;
+            for (const ParamSpec& spec : model.parameters()) {
+              bool ranged = spec.type == ParamType::Int || spec.type == ParamType::Float;
+              auto bound = [&](double b) -> py::object {
+                if (!ranged || !std::isfinite(b)) return py::none();
+                if (spec.type == ParamType::Int) return py::int_(std::int64_t(b));
+                return py::float_(b);
+              };
+              py::dict entry;
+              entry["name"] = spec.name;
+              entry["type"] = param_type_name(spec.type);
+              entry["default"] = param_to_python(spec.default_value);
+              entry["min"] = bound(spec.min_value);
+              entry["max"] = bound(spec.max_value);
+              entry["doc"] = spec.doc;
+              out.append(entry);
+            }
+            return out;
+          },
+          "The per-call parameters this model takes (params= of fill(), run() and inpaint()), as\n"
+          "dicts {'name', 'type', 'default', 'min', 'max', 'doc'}: type is 'bool', 'int', 'float' or\n"
+          "'string'; min and max are None when open or not numeric. Most classical models take\n"
+          "none; patchmatch takes iterations and seed.")
+      .def_property_readonly(
+          "geometry",
+          [](const InpaintModel& model) {
+            ModelGeometry g = model.geometry();
+            py::dict out;
+            out["multiple_of"] = g.multiple_of;
+            out["min_long_side"] = g.min_long_side;
+            out["max_long_side"] = g.max_long_side;
+            return out;
+          },
+          "The sizes the model wants: {'multiple_of', 'min_long_side', 'max_long_side'} (0 = no bound).\n"
+          "fill() and run() scale and pad what they hand it to fit, in every strategy.")
       .def("__repr__", [](const InpaintModel& model) {
         return "inpaint.Model(" + std::string(py::repr(py::str(model.spec()))) + ")";
       });

@@ -35,8 +35,6 @@ struct PyResult {
 
 template <typename T> const char* type_name();
 template <> const char* type_name<bool>() { return "a bool"; }
-template <> const char* type_name<int>() { return "an int"; }
-template <> const char* type_name<std::uint64_t>() { return "an int >= 0"; }
 template <> const char* type_name<std::string>() { return "a str"; }
 
 // Reads keyword options one by one and, like a Python signature, refuses the ones nobody read.
@@ -63,6 +61,8 @@ class KeywordReader {
     target = py::detail::cast_op<T>(std::move(caster));
     return true;
   }
+
+  bool given(const char* name) const { return kwargs_.contains(name); }
 
   // The keyword's object (None when not given), for types that need their own check.
   py::object read_object(const char* name) {
@@ -138,39 +138,53 @@ class CallControl {
   std::optional<py::error_already_set> error_;
 };
 
-// fill() works on pixels, so only run() takes the decoding and encoding options.
+// One keyword of kPipelineOptions: strict about types like a Python signature (2.5 is no int,
+// 1 no bool), so that a mistake is a TypeError rather than a silent conversion.
+void read_option(KeywordReader& reader, const PipelineOptionInfo& row, PipelineOptions& o, const char* function) {
+  switch (row.type) {
+    case ParamType::Bool: {
+      bool value = false;
+      if (reader.read(row.name, value)) set_pipeline_option(o, row.name, value);
+      return;
+    }
+    case ParamType::Int: {
+      // Any integer (numpy's too, through __index__), but not a bool or a float; the range
+      // (e.g. max_pixels >= 0) is the pipeline's to check.
+      py::object value = reader.read_object(row.name);
+      if (!reader.given(row.name)) return;
+      py::detail::make_caster<std::int64_t> caster;
+      if (py::isinstance<py::bool_>(value) || !caster.load(value, /*convert=*/false))
+        throw py::type_error(std::string(function) + "(): " + row.name + " must be an int, got " +
+                             std::string(py::repr(value)));
+      set_pipeline_option(o, row.name, py::detail::cast_op<std::int64_t>(std::move(caster)));
+      return;
+    }
+    case ParamType::String: {
+      std::string value;
+      if (reader.read(row.name, value)) set_pipeline_option(o, row.name, value);
+      return;
+    }
+    case ParamType::Float: break;  // no float options yet
+  }
+  throw Error(ErrorCode::Internal, std::string("pipeline option ") + row.name + " has a type Python cannot read");
+}
+
+// The keywords come from kPipelineOptions, in its order, with params, cancel and progress
+// (Python objects, not options) after prompt; fill() works on pixels, so only run() takes the
+// decoding and encoding ones.
 PipelineOptions pipeline_options(const py::kwargs& kwargs, const char* function, bool decodes_and_encodes,
                                  CallControl& control) {
   KeywordReader reader(kwargs, function);
   PipelineOptions o;
-  std::string name;
-  reader.read("clean", o.clean);
-  reader.read("threshold", o.mask.threshold);
-  reader.read("open_radius", o.mask.open_radius);
-  reader.read("close_radius", o.mask.close_radius);
-  reader.read("min_island_area", o.mask.min_island_area);
-  reader.read("min_hole_area", o.mask.min_hole_area);
-  reader.read("dilate_px", o.mask.dilate_px);
-  if (reader.read("mask_backend", name)) o.mask_backend = mask_backend_from_name(name);
-  reader.read("mask_device", o.mask_device);
-  reader.read("resize_mask", o.resize_mask);
-  if (reader.read("strategy", name)) o.strategy = parse_strategy(name);
-  reader.read("crop_trigger", o.crop_trigger);
-  reader.read("crop_margin", o.crop_margin);
-  reader.read("resize_long_side", o.resize_long_side);
-  reader.read("feather_px", o.feather_px);
-  reader.read("prompt", o.prompt);
+  for (const PipelineOptionInfo& row : kPipelineOptions)
+    if (!row.encoded_only) read_option(reader, row, o, function);
+  o.params = call_params(reader.read_object("params"), function);
   py::object token = reader.read_object("cancel");
   py::object progress = reader.read_object("progress");
   control.attach(o, token, progress, function);
-  if (decodes_and_encodes) {
-    reader.read("max_pixels", o.decode.max_pixels);
-    reader.read("apply_exif_orientation", o.decode.apply_exif_orientation);
-    if (reader.read("format", name)) o.output.format = format_from_name(name);
-    reader.read("quality", o.output.quality);
-    reader.read("preview_long_side", o.preview_long_side);
-    reader.read("preview_quality", o.preview.quality);
-  }
+  if (decodes_and_encodes)
+    for (const PipelineOptionInfo& row : kPipelineOptions)
+      if (row.encoded_only) read_option(reader, row, o, function);
   reader.finish();
   return o;
 }
@@ -178,11 +192,7 @@ PipelineOptions pipeline_options(const py::kwargs& kwargs, const char* function,
 PyResult to_python(PipelineResult&& r, bool encoded) {
   py::dict timings;
   const StageTimes& t = r.times;
-  const std::pair<const char*, double> stages[] = {
-      {"decode", t.decode}, {"orient", t.orient},       {"mask", t.mask},       {"clean", t.clean},
-      {"model", t.model},   {"composite", t.composite}, {"encode", t.encode},   {"preview", t.preview},
-      {"total", t.total}};
-  for (const auto& [stage, ms] : stages) timings[stage] = ms;
+  for (const StageField& stage : kStageFields) timings[stage.name] = t.*stage.ms;
   py::object hole = py::none();
   if (!r.hole.empty()) hole = py::make_tuple(r.hole.x, r.hole.y, r.hole.width, r.hole.height);
   return PyResult{to_array(std::move(r.image)),
@@ -208,28 +218,43 @@ void set_timeout_seconds(RunControl& control, double seconds) {
   control.set_timeout(std::chrono::milliseconds(std::llround(seconds * 1000)));
 }
 
-const char* kOptionsDoc =
-    "Options (keywords; the defaults are libinpaint's):\n"
-    "  clean=True: clean the mask (see clean_mask); False only thresholds it\n"
-    "  threshold, open_radius, close_radius, min_island_area, min_hole_area, dilate_px: as in clean_mask\n"
-    "  mask_backend='opencv' | 'tensor', mask_device='cpu': where the clean-up runs\n"
-    "  resize_mask=False: scale a mask of another size instead of raising InvalidArgumentError\n"
-    "  strategy='auto' | 'original' | 'crop' | 'resize'; crop_trigger=800 (auto crops above this\n"
-    "    long side), crop_margin=128, resize_long_side=1280\n"
-    "  feather_px=8: blend width outside the hole (0 = hard edge)\n"
-    "  prompt='': handed to prompt-conditioned models\n"
-    "  cancel=None: a CancelToken; its cancel() (from another thread) or its timeout stops the run\n"
-    "    with CancelledError or WaitTimeoutError between stages and model iterations\n"
-    "  progress=None: a callable given the fraction done (0..1] after each iteration of iterative\n"
-    "    models (patchmatch; with the crop strategy each region counts 0..1 anew), on the thread\n"
-    "    running the model with the GIL held. False (or another false value) stops the run with\n"
-    "    CancelledError; None or a true value goes on; an exception it raises stops the run and\n"
-    "    is raised from this call\n";
+// A default as Python writes it: True, 800, 'auto'.
+std::string python_literal(const ParamValue& value) {
+  switch (param_type(value)) {
+    case ParamType::Bool: return std::get<bool>(value) ? "True" : "False";
+    case ParamType::String: return "'" + std::get<std::string>(value) + "'";
+    default: return param_value_text(value);
+  }
+}
 
-const char* kBytesOptionsDoc =
-    "  max_pixels=100000000, apply_exif_orientation=True: decoding (TooLargeError above the limit)\n"
-    "  format='jpeg' | 'png', quality=90: the encoded result (PNG keeps the input's alpha)\n"
-    "  preview_long_side=0, preview_quality=85: > 0 also encodes a JPEG preview of that long side\n";
+// The options part of fill()'s and run()'s doc strings, from kPipelineOptions and the defaults.
+std::string options_doc(bool encoded) {
+  const PipelineOptions defaults;
+  auto line = [&](const PipelineOptionInfo& row) {
+    std::string text = "  " + std::string(row.name) + "=" + python_literal(pipeline_option(defaults, row.name)) + ": " + row.doc;
+    if (row.type == ParamType::Int)
+      text += " (" + std::to_string(std::int64_t(row.min_value)) + ".." + std::to_string(std::int64_t(row.max_value)) + ")";
+    return text + "\n";
+  };
+  std::string doc = "Options (keywords; the defaults are libinpaint's; see pipeline_options()):\n";
+  for (const PipelineOptionInfo& row : kPipelineOptions)
+    if (!row.encoded_only) doc += line(row);
+  doc +=
+      "  params=None: per-call model parameters, a dict such as {'seed': 3} (see Model.parameters());\n"
+      "    checked before any work: an undeclared key, a wrong type or a value out of range raises\n"
+      "    InvalidArgumentError (a str value is read as the declared type)\n"
+      "  cancel=None: a CancelToken; its cancel() (from another thread) or its timeout stops the run\n"
+      "    with CancelledError or WaitTimeoutError between stages and model iterations\n"
+      "  progress=None: a callable given the fraction done (0..1] after each iteration of iterative\n"
+      "    models (patchmatch; with the crop strategy each region counts 0..1 anew), on the thread\n"
+      "    running the model with the GIL held. False (or another false value) stops the run with\n"
+      "    CancelledError; None or a true value goes on; an exception it raises stops the run and\n"
+      "    is raised from this call\n";
+  if (encoded)
+    for (const PipelineOptionInfo& row : kPipelineOptions)
+      if (row.encoded_only) doc += line(row);
+  return doc;
+}
 
 }  // namespace
 
@@ -264,6 +289,29 @@ void bind_pipeline(py::module_& m) {
       .def("__repr__", &repr);
 
   m.def(
+      "pipeline_options",
+      [] {
+        const PipelineOptions defaults;
+        py::list out;
+        for (const PipelineOptionInfo& row : kPipelineOptions) {
+          bool ranged = row.type == ParamType::Int;
+          py::dict entry;
+          entry["name"] = row.name;
+          entry["type"] = param_type_name(row.type);
+          entry["default"] = param_to_python(pipeline_option(defaults, row.name));
+          entry["min"] = ranged ? py::object(py::int_(std::int64_t(row.min_value))) : py::object(py::none());
+          entry["max"] = ranged ? py::object(py::int_(std::int64_t(row.max_value))) : py::object(py::none());
+          entry["doc"] = row.doc;
+          entry["run_only"] = row.encoded_only;
+          out.append(entry);
+        }
+        return out;
+      },
+      "The pipeline options fill() and run() take as keywords, in order, as dicts {'name', 'type',\n"
+      "'default', 'min', 'max', 'doc', 'run_only'} (run_only: decoding and encoding, run() only).\n"
+      "Besides these both take params, cancel and progress.");
+
+  m.def(
       "fill",
       [](const InpaintModel& model, const py::array& image, const py::array& mask, const py::kwargs& kwargs) {
         CallControl control;
@@ -278,7 +326,7 @@ void bind_pipeline(py::module_& m) {
       (std::string("Fills the hole of an RGB uint8 (height, width, 3) image given a uint8 (height, width)\n"
                    "mask (255 = hole): mask check -> clean -> strategy -> model -> feathered composite.\n"
                    "Outside the feathered hole the result equals the input byte for byte.\n\n") +
-       kOptionsDoc)
+       options_doc(false))
           .c_str());
 
   m.def(
@@ -300,7 +348,7 @@ void bind_pipeline(py::module_& m) {
       (std::string("The whole path from encoded bytes to encoded bytes: decode image and mask (PNG or JPEG)\n"
                    "-> EXIF orientation -> fill -> encode (+ preview). Raises DecodeError, TooLargeError,\n"
                    "InvalidArgumentError (e.g. a mask of another size without resize_mask=True).\n\n") +
-       kOptionsDoc + kBytesOptionsDoc)
+       options_doc(true))
           .c_str());
 }
 

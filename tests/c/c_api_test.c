@@ -694,6 +694,104 @@ static void test_models(void) {
   CHECK(untouched == (inpaint_model *)g_marker);
 }
 
+/* Per-call parameters: a model's declarations, values given as text, and the errors. */
+static void test_call_params(void) {
+  inpaint_model *seed0 = NULL, *seed3 = NULL;
+  inpaint_param_info info;
+  inpaint_pipeline_params params;
+  inpaint_param given[2];
+  inpaint_result *by_spec = NULL, *per_call = NULL, *other = NULL, *untouched = (inpaint_result *)g_marker;
+  const uint8_t *a, *b;
+  size_t count = 99, full, size_a = 0, size_b = 0;
+  static const char *garbage = "not an image";
+
+  CHECK(strcmp(inpaint_param_type_name(INPAINT_PARAM_FLOAT), "float") == 0);
+  CHECK(strcmp(inpaint_param_type_name((inpaint_param_type)9), "unknown") == 0);
+  CHECK_OK(inpaint_model_create("telea", &seed0));
+  CHECK_OK(inpaint_model_param_count(seed0, &count));
+  CHECK(count == 0);
+  inpaint_model_free(seed0);
+
+  CHECK_OK(inpaint_model_create("patchmatch:iterations=2", &seed0));
+  CHECK_OK(inpaint_model_create("patchmatch:iterations=2,seed=3", &seed3));
+  CHECK_OK(inpaint_model_param_count(seed3, &count));
+  CHECK(count == 2);
+  inpaint_param_info_init(&info);
+  full = info.struct_size;
+  CHECK_OK(inpaint_model_param_get(seed3, 1, &info));
+  CHECK(strcmp(info.name, "seed") == 0 && info.type == INPAINT_PARAM_INT && strcmp(info.default_value, "3") == 0);
+  CHECK(info.min_value == 0 && info.max_value == 2147483647.0 && strlen(info.doc) > 0);
+  CHECK_OK(inpaint_model_param_get(seed3, 0, &info));
+  CHECK(strcmp(info.name, "iterations") == 0 && strcmp(info.default_value, "2") == 0 && info.max_value == 50);
+  /* An older, shorter struct gets only its fields. */
+  inpaint_param_info_init(&info);
+  info.struct_size = offsetof(inpaint_param_info, min_value);
+  info.doc = (const char *)g_marker;
+  CHECK_OK(inpaint_model_param_get(seed3, 1, &info));
+  CHECK(strcmp(info.default_value, "3") == 0 && info.min_value == 0 && info.doc == (const char *)g_marker);
+  info.struct_size = full + 1;
+  CHECK_STATUS(inpaint_model_param_get(seed3, 0, &info), INPAINT_ERR_INVALID_ARGUMENT, "struct_size");
+  inpaint_param_info_init(&info);
+  CHECK_STATUS(inpaint_model_param_get(seed3, 2, &info), INPAINT_ERR_INVALID_ARGUMENT, "out of range");
+  CHECK_STATUS(inpaint_model_param_get(NULL, 0, &info), INPAINT_ERR_INVALID_ARGUMENT, "model");
+  CHECK_STATUS(inpaint_model_param_count(seed3, NULL), INPAINT_ERR_INVALID_ARGUMENT, "out_count");
+
+  /* The per-call seed overrides the spec's: the same bytes as the model loaded with seed=3. */
+  inpaint_pipeline_params_init(&params);
+  CHECK(params.params == NULL && params.param_count == 0);
+  params.output_format = INPAINT_FORMAT_PNG;
+  CHECK_OK(inpaint_run(seed3, g_photo_png.data, g_photo_png.size, g_mask_png.data, g_mask_png.size, &params, &by_spec));
+  CHECK_OK(inpaint_run(seed0, g_photo_png.data, g_photo_png.size, g_mask_png.data, g_mask_png.size, &params, &other));
+  given[0].key = "seed";
+  given[0].value = "3";
+  params.params = given;
+  params.param_count = 1;
+  CHECK_OK(inpaint_run(seed0, g_photo_png.data, g_photo_png.size, g_mask_png.data, g_mask_png.size, &params, &per_call));
+  a = inpaint_result_output(by_spec, &size_a);
+  b = inpaint_result_output(per_call, &size_b);
+  CHECK(a && b && size_a == size_b && memcmp(a, b, size_a) == 0);
+  a = inpaint_result_output(other, &size_a);
+  CHECK(a && (size_a != size_b || memcmp(a, b, size_a) != 0));
+  inpaint_result_free(by_spec);
+  inpaint_result_free(per_call);
+  inpaint_result_free(other);
+
+  /* An older struct without the params fields: they are not read (here they would be errors). */
+  params.struct_size = offsetof(inpaint_pipeline_params, params);
+  given[0].key = "bogus";
+  CHECK_OK(inpaint_run(seed0, g_photo_png.data, g_photo_png.size, g_mask_png.data, g_mask_png.size, &params, &other));
+  inpaint_result_free(other);
+  params.struct_size = sizeof params;
+
+  /* Bad parameters fail before decoding (the bytes here are no image), naming the problem. */
+  given[0].key = "sed";
+  given[0].value = "3";
+  CHECK_STATUS(inpaint_run(seed0, (const uint8_t *)garbage, 12, (const uint8_t *)garbage, 12, &params, &untouched),
+               INPAINT_ERR_INVALID_ARGUMENT, "takes no parameter 'sed' (it takes iterations, seed)");
+  given[0].key = "seed";
+  given[0].value = "three";
+  CHECK_STATUS(inpaint_run(seed0, (const uint8_t *)garbage, 12, (const uint8_t *)garbage, 12, &params, &untouched),
+               INPAINT_ERR_INVALID_ARGUMENT, "parameter 'seed' must be an int, got 'three'");
+  given[0].key = "iterations";
+  given[0].value = "51";
+  CHECK_STATUS(inpaint_run(seed0, (const uint8_t *)garbage, 12, (const uint8_t *)garbage, 12, &params, &untouched),
+               INPAINT_ERR_INVALID_ARGUMENT, "parameter 'iterations' must be 1..50, got 51");
+  given[0].value = "2";
+  given[1] = given[0];
+  params.param_count = 2;
+  CHECK_STATUS(inpaint_run(seed0, (const uint8_t *)garbage, 12, (const uint8_t *)garbage, 12, &params, &untouched),
+               INPAINT_ERR_INVALID_ARGUMENT, "given twice");
+  given[1].value = NULL;
+  CHECK_STATUS(inpaint_run(seed0, (const uint8_t *)garbage, 12, (const uint8_t *)garbage, 12, &params, &untouched),
+               INPAINT_ERR_INVALID_ARGUMENT, "params[1].value is NULL");
+  params.params = NULL;
+  CHECK_STATUS(inpaint_run(seed0, (const uint8_t *)garbage, 12, (const uint8_t *)garbage, 12, &params, &untouched),
+               INPAINT_ERR_INVALID_ARGUMENT, "param_count is 2");
+  CHECK(untouched == (inpaint_result *)g_marker);
+  inpaint_model_free(seed0);
+  inpaint_model_free(seed3);
+}
+
 /* Runs the pipeline with PNG output and decodes the result; returns its status. */
 static inpaint_status run_png(const inpaint_model *model, const inpaint_buffer *image, const inpaint_buffer *mask,
                               inpaint_pipeline_params *params, inpaint_result **result, inpaint_image *decoded) {
@@ -1524,6 +1622,7 @@ int main(int argc, char **argv) {
   CHECK_OK(inpaint_model_create(NULL, &model));
   if (model) {
     test_pipeline(model);
+    test_call_params();
     test_run_files(model);
     test_run_control(model);
     test_threads(model);

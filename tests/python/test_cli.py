@@ -246,3 +246,84 @@ def test_model_variants_file(files, monkeypatch):
     result = run("run", "--image", image, "--mask", mask, "--out", tmp_path / "out.png",
                  "--variants", variants, "--model", "telea")
     assert result.returncode == 2
+
+
+def test_per_call_params_override_the_spec(files):
+    d, image, mask = files
+    small = ["--image", image, "--mask", mask]
+    r = run("run", *small, "--out", d / "by_spec.png", "--model", "patchmatch:iterations=2,seed=3")
+    assert r.returncode == 0, r.stderr
+    r = run("run", *small, "--out", d / "per_call.png", "--model", "patchmatch:iterations=2",
+            "--param", "seed=3", "--param", "iterations=2")
+    assert r.returncode == 0, r.stderr
+    r = run("run", *small, "--out", d / "other.png", "--model", "patchmatch:iterations=2", "--param", "seed=4")
+    assert r.returncode == 0, r.stderr
+    by_spec, per_call, other = (cv2.imread(str(d / n)) for n in ("by_spec.png", "per_call.png", "other.png"))
+    assert np.array_equal(by_spec, per_call)
+    assert not np.array_equal(per_call, other)
+
+
+@pytest.mark.parametrize(
+    "param, needle",
+    [
+        ("sed=3", "model 'patchmatch' takes no parameter 'sed' (it takes iterations, seed)"),
+        ("seed=three", "parameter 'seed' must be an int, got 'three'"),
+        ("seed=1.5", "parameter 'seed' must be an int, got '1.5'"),
+        ("iterations=0", "parameter 'iterations' must be 1..50, got 0"),
+        ("seed", "--param must be KEY=VALUE, got 'seed'"),
+        ("=3", "--param must be KEY=VALUE, got '=3'"),
+    ],
+)
+def test_bad_per_call_params_leave_no_output(files, param, needle):
+    d, image, mask = files
+    r = run("run", "--image", image, "--mask", mask, "--out", d / "out.png", "--param", param)
+    assert r.returncode == 2
+    assert_clean_failure(r, d, needle)
+    # A model that declares nothing refuses any parameter.
+    r = run("run", "--image", image, "--mask", mask, "--out", d / "out.png", "--model", "telea", "--param", "seed=3")
+    assert_clean_failure(r, d, "model 'telea' takes no parameter 'seed' (it takes none)")
+
+
+def test_repeated_param_key_is_refused(files):
+    d, image, mask = files
+    r = run("run", "--image", image, "--mask", mask, "--out", d / "out.png", "--param", "seed=1", "--param", "seed=2")
+    assert r.returncode == 2
+    assert_clean_failure(r, d, "--param seed is given twice")
+
+
+def test_model_info_lists_params_and_geometry():
+    r = run("model-info", "--model", "patchmatch:seed=7", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["spec"].startswith("patchmatch:")
+    assert info["geometry"] == {"multiple_of": 1, "min_long_side": 0, "max_long_side": 0}
+    seed = {p["name"]: p for p in info["parameters"]}["seed"]
+    assert seed == {"name": "seed", "type": "int", "default": 7, "min": 0, "max": 2147483647,
+                    "doc": seed["doc"]} and seed["doc"]
+    r = run("model-info", "--model", "patchmatch")
+    assert r.returncode == 0 and "--param seed=0\tint 0..2147483647\t" in r.stdout, r.stdout
+    r = run("model-info", "--model", "telea", "--json")
+    assert json.loads(r.stdout)["parameters"] == []
+    r = run("model-info", "--model", "nosuch")
+    assert r.returncode == 2 and "nosuch" in r.stderr
+
+
+def test_run_help_takes_defaults_and_ranges_from_the_option_table():
+    inpaint = pytest.importorskip("inpaint")
+    table = {row["name"]: row for row in inpaint.pipeline_options()}
+    r = run("run", "--help")
+    assert r.returncode == 0
+    # An entry is the flag's line and, when the flag column is long, the next one with the help.
+    help_lines = r.stdout.splitlines()
+    entries = {line.split()[0]: line + " " + help_lines[i + 1] for i, line in enumerate(help_lines[:-1])
+               if line.strip().startswith("--")}
+    for flag, option in [("--dilate", "dilate_px"), ("--feather", "feather_px"), ("--quality", "quality"),
+                         ("--max-pixels", "max_pixels"), ("--strategy", "strategy")]:
+        entry, row = entries[flag], table[option]
+        assert f"{row['doc'][0].upper()}{row['doc'][1:]} ({option})" in entry, entry
+        assert f"={row['default']}" in entry, entry
+        if row["type"] == "int":
+            assert f"[{row['min']} - {row['max']}]" in entry, entry
+    # Out of the table's range: a usage error before any work.
+    r = run("run", "--image", "x.png", "--mask", "m.png", "--out", "o.png", "--dilate", table["dilate_px"]["max"] + 1)
+    assert r.returncode == 2 and "--dilate" in r.stderr

@@ -1071,3 +1071,109 @@ def test_one_model_serves_many_threads(model):
         t.join()
     assert not errors and len(results) == 20
     assert all(np.array_equal(r, expected) for r in results)
+
+
+# --- per-call parameters and working geometry -------------------------------------------------
+
+
+def test_model_parameters_declare_types_defaults_and_ranges():
+    declared = inpaint.Model("patchmatch:seed=3,iterations=4").parameters()
+    by_name = {p["name"]: p for p in declared}
+    assert [p["name"] for p in declared] == ["iterations", "seed"]
+    assert by_name["seed"]["type"] == "int" and by_name["seed"]["default"] == 3
+    assert (by_name["seed"]["min"], by_name["seed"]["max"]) == (0, 2**31 - 1)
+    assert by_name["iterations"]["default"] == 4 and by_name["iterations"]["max"] == 50
+    assert all(p["doc"] for p in declared)
+    assert inpaint.Model("telea").parameters() == []
+    assert inpaint.Model("telea").geometry == {"multiple_of": 1, "min_long_side": 0, "max_long_side": 0}
+
+
+def test_per_call_params_override_the_spec():
+    image, mask = photo(), box_mask(96, 128, 40, 30, 30, 20)
+    by_spec = inpaint.fill(inpaint.Model("patchmatch:iterations=2,seed=3"), image, mask)
+    plain = inpaint.Model("patchmatch:iterations=2")
+    per_call = inpaint.fill(plain, image, mask, params={"seed": 3})
+    assert np.array_equal(per_call.image, by_spec.image)
+    assert not np.array_equal(inpaint.fill(plain, image, mask, params={"seed": 4}).image, per_call.image)
+    # A str is read as the declared type; run() and the raw model call take them too.
+    assert np.array_equal(inpaint.fill(plain, image, mask, params={"seed": "3"}).image, by_spec.image)
+    png, mask_png = inpaint.encode(image, "png"), inpaint.encode(mask, "png")
+    assert (inpaint.run(plain, png, mask_png, format="png", params={"seed": 3}).encoded
+            == inpaint.run(inpaint.Model("patchmatch:iterations=2,seed=3"), png, mask_png, format="png").encoded)
+    raw = plain.inpaint(image, mask, params={"seed": 3})
+    assert np.array_equal(raw, inpaint.Model("patchmatch:iterations=2,seed=3").inpaint(image, mask))
+
+
+@pytest.mark.parametrize(
+    "params, error, needle",
+    [
+        ({"sed": 3}, inpaint.InvalidArgumentError, "model 'patchmatch' takes no parameter 'sed' (it takes iterations, seed)"),
+        ({"seed": 1.5}, inpaint.InvalidArgumentError, "parameter 'seed' must be an int, got a float"),
+        ({"seed": True}, inpaint.InvalidArgumentError, "parameter 'seed' must be an int, got a bool"),
+        ({"seed": -1}, inpaint.InvalidArgumentError, "parameter 'seed' must be 0..2147483647, got -1"),
+        ({"iterations": 51}, inpaint.InvalidArgumentError, "parameter 'iterations' must be 1..50, got 51"),
+        ({"seed": "x"}, inpaint.InvalidArgumentError, "parameter 'seed' must be an int, got 'x'"),
+        ({"seed": 2**70}, inpaint.InvalidArgumentError, "params['seed'] does not fit in 64 bits"),
+        ({"seed": None}, TypeError, "params['seed'] must be a bool, int, float or str, got None"),
+        ({3: 1}, TypeError, "params keys must be str"),
+        ([("seed", 3)], TypeError, "params must be a dict or None"),
+    ],
+)
+def test_bad_params_name_the_problem_before_any_work(params, error, needle):
+    model = inpaint.Model("patchmatch")
+    with pytest.raises(error) as caught:
+        inpaint.run(model, b"not an image", b"not a mask", params=params)  # checked before decoding
+    assert needle in str(caught.value)
+    with pytest.raises(error) as caught:
+        inpaint.fill(model, photo(), box_mask(96, 128, 40, 30, 30, 20), params=params)
+    assert needle in str(caught.value)
+    with pytest.raises(error):
+        model.inpaint(photo(), box_mask(96, 128, 40, 30, 30, 20), params=params)
+
+
+def test_models_that_declare_nothing_refuse_params():
+    with pytest.raises(inpaint.InvalidArgumentError, match=r"model 'telea' takes no parameter 'seed' \(it takes none\)"):
+        inpaint.fill(inpaint.Model("telea"), photo(), box_mask(96, 128, 40, 30, 30, 20), params={"seed": 1})
+    # None and {} are no parameters at all.
+    inpaint.fill(inpaint.Model("telea"), photo(), box_mask(96, 128, 40, 30, 30, 20), params={})
+    inpaint.fill(inpaint.Model("telea"), photo(), box_mask(96, 128, 40, 30, 30, 20), params=None)
+
+
+# --- the option table -------------------------------------------------------------------------
+
+
+def test_stub_defaults_and_order_follow_the_option_table():
+    """fill() and run() read their keywords from the library's option table; the stub must say the same."""
+    table = inpaint.pipeline_options()
+    tree = ast.parse(STUB.read_text())
+    for name in ("fill", "run"):
+        stub = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+        stub_defaults = {a.arg: ast.literal_eval(d) for a, d in zip(stub.args.kwonlyargs, stub.args.kw_defaults)}
+        rows = [row for row in table if name == "run" or not row["run_only"]]
+        for row in rows:
+            assert stub_defaults[row["name"]] == row["default"], (name, row["name"])
+        options = [row["name"] for row in rows if not row["run_only"]]
+        extras = ["params", "cancel", "progress"]
+        expected = options + extras + [row["name"] for row in rows if row["run_only"]]
+        assert [a.arg for a in stub.args.kwonlyargs] == expected, name
+        doc = getattr(inpaint, name).__doc__
+        for row in rows:
+            default = repr(row["default"])
+            assert f"  {row['name']}={default}: {row['doc']}" in doc, (name, row["name"])
+
+
+def test_option_table_rows_are_typed_and_ranged():
+    for row in inpaint.pipeline_options():
+        assert row["type"] in ("bool", "int", "string")
+        assert type(row["default"]).__name__ == {"bool": "bool", "int": "int", "string": "str"}[row["type"]]
+        if row["type"] == "int":
+            assert row["min"] <= row["default"] <= row["max"]
+            # The range is the one run() enforces.
+            too_big = {row["name"]: row["max"] + 1}
+            with pytest.raises(inpaint.InvalidArgumentError, match=row["name"]):
+                if row["run_only"]:
+                    inpaint.run(MODEL, b"", b"", **too_big)  # checked before decoding
+                else:
+                    inpaint.fill(MODEL, photo(), box_mask(96, 128, 40, 30, 30, 20), **too_big)
+        else:
+            assert row["min"] is None and row["max"] is None

@@ -7,6 +7,7 @@
 #include "inpaint/label_wait.hpp"
 #include "inpaint/mask.hpp"
 #include "inpaint/model.hpp"
+#include "inpaint/params.hpp"
 #include "inpaint/pipeline.hpp"
 #include "inpaint/prompt.hpp"
 #include "inpaint/registry.hpp"

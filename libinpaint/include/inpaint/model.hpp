@@ -10,6 +10,7 @@
 
 #include "inpaint/export.hpp"
 #include "inpaint/image.hpp"
+#include "inpaint/params.hpp"
 #include "inpaint/registry.hpp"
 
 namespace inpaint {
@@ -63,6 +64,9 @@ struct InpaintRequest {
   std::string prompt;  // used by prompt-conditioned models, ignored by the others
   // Cancel flag, deadline and progress of this run; nullptr: it runs to the end.
   const RunControl* control = nullptr;
+  // The per-call parameters. From the pipeline: every one the model declares, typed and in
+  // range (resolve_params). A direct call may leave it empty: read it with a fallback.
+  CallParams params;
 };
 
 // What loading a model cost and where it runs. Models without such costs report zeros.
@@ -88,6 +92,12 @@ class INPAINT_CXX_API InpaintModel {
   // factories return a model only then, so theirs is always true; a user model that loads in the
   // background overrides it, so that a service's health check can ask any model the same way.
   virtual bool ready() const;
+  // The per-call parameters it takes (seed, steps, ...); none by default. The pipeline refuses
+  // any other key and fills in the defaults, so a model may declare defaults from its spec.
+  virtual std::vector<ParamSpec> parameters() const;
+  // The sizes it wants to see (ModelGeometry); by default any size. The pipeline scales and
+  // pads for it in every strategy, so a model need not crop, resize or pad by itself.
+  virtual ModelGeometry geometry() const;
 };
 
 // Throws Error(InvalidArgument) unless the request holds a non-empty RGB image and a

@@ -480,11 +480,29 @@ class PatchMatchModel final : public InpaintModel {
            ",seed=" + std::to_string(params_.seed);
   }
 
+  // seed and iterations may change per call (a service retrying with another seed keeps one
+  // loaded model); the spec's values are the defaults.
+  std::vector<ParamSpec> parameters() const override {
+    return {
+        {"iterations", ParamType::Int, std::int64_t(params_.iterations), 1, kMaxIterations,
+         "EM iterations per pyramid level (twice as many at the coarsest)"},
+        {"seed", ParamType::Int, std::int64_t(params_.seed), 0, kMaxSeed,
+         "random seed; the same seed and input give the same output"},
+    };
+  }
+
   Image inpaint(const InpaintRequest& request) const override {
     validate_request(request);
     PatchMatchParams params = params_;
+    // A direct call (no pipeline) may carry no map, or unchecked values: the same ranges apply.
+    CallParams call = resolve_params(parameters(), request.params, "model 'patchmatch'");
+    params.iterations = int(call.get_int("iterations", params.iterations));
+    params.seed = std::uint64_t(call.get_int("seed", std::int64_t(params.seed)));
     return patchmatch_fill(request.image, request.mask, params, request.control);
   }
+
+  static constexpr int kMaxIterations = 50;
+  static constexpr int kMaxSeed = INT32_MAX;
 
  private:
   PatchMatchParams params_;
@@ -498,9 +516,9 @@ std::unique_ptr<InpaintModel> make_patchmatch(const ModelSpec& spec) {
   p.patch = reader.get_int("patch", p.patch, 3, 15);
   if (p.patch % 2 == 0) throw Error(ErrorCode::InvalidArgument, "model 'patchmatch': patch must be odd, got " + std::to_string(p.patch));
   p.levels = reader.get_int("levels", p.levels, 0, 12);
-  p.iterations = reader.get_int("iterations", p.iterations, 1, 50);
+  p.iterations = reader.get_int("iterations", p.iterations, 1, PatchMatchModel::kMaxIterations);
   p.search_radius = reader.get_int("search", p.search_radius, 0, 1 << 16);
-  p.seed = std::uint64_t(reader.get_int("seed", int(p.seed), 0, INT32_MAX));
+  p.seed = std::uint64_t(reader.get_int("seed", int(p.seed), 0, PatchMatchModel::kMaxSeed));
   reader.finish();
   return std::make_unique<PatchMatchModel>(p);
 }
