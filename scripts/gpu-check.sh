@@ -90,7 +90,7 @@ pyrun() { LD_LIBRARY_PATH="$orig_ld" "$py" "$@"; }
 # Transitional: main links OpenCV imgcodecs until PNG encoding moves to libpng (issue 11).
 # imgcodecs pulls GDAL, poppler, HDF5 and more, far over 48 MiB, so it is not carried.
 opencv_dir="$deps/usr/lib/$arch/cmake/opencv4"
-if grep -q 'imgcodecs' cmake/Dependencies.cmake; then
+if grep -Eq 'find_package\(OpenCV[^)]*imgcodecs' cmake/Dependencies.cmake; then
   [ "$variant" = cuda ] &&
     die "this tree still needs OpenCV imgcodecs (cmake/Dependencies.cmake), which $deps/ does not carry: merge the libpng change first"
   [ -d /usr/lib/$arch/cmake/opencv4 ] || die "this tree still needs OpenCV imgcodecs, which neither $deps/ nor this machine has"
@@ -103,6 +103,13 @@ generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 [ -f "$build/CMakeCache.txt" ] && ! grep -q "CMAKE_GENERATOR:INTERNAL=${generator[1]:-Unix Makefiles}\$" "$build/CMakeCache.txt" &&
   die "$build/ was configured with another generator: remove it"
+# Debian's python3-torch has no share/cmake: CMake then finds libtorch-dev's config by itself.
+torch_args=()
+if [ -d "$torch_prefix/Torch" ]; then
+  torch_args=(-DTorch_DIR="$torch_prefix/Torch")
+else
+  say "torch's cmake_prefix_path ($torch_prefix) holds no Torch config: CMake looks for one elsewhere"
+fi
 cuda_args=()
 if [ -n "$torch_cuda" ]; then
   export CUDACXX="$nvcc"
@@ -119,7 +126,7 @@ cmake "${generator[@]}" -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DOPENSSL_ROOT_DIR="$deps/usr" \
   -DPKG_CONFIG_EXECUTABLE="$deps/usr/bin/pkgconf" \
   -DINPAINT_BUILD_PYTHON=OFF -DINPAINT_BUILD_CLI=ON -DINPAINT_BUILD_TESTS=ON -DINPAINT_BUILD_BENCH=ON \
-  "${cuda_args[@]}" >"$logs/configure.log" 2>&1 || { tail -30 "$logs/configure.log"; die "configure failed (configure.log)"; }
+  "${torch_args[@]}" "${cuda_args[@]}" >"$logs/configure.log" 2>&1 || { tail -30 "$logs/configure.log"; die "configure failed (configure.log)"; }
 
 # Where each dependency was found: all but torch must come from the carried folder.
 outside=""
@@ -130,9 +137,9 @@ outside=""
     ZLIB_LIBRARY_RELEASE PKG_CONFIG_EXECUTABLE; do
     value=$(sed -n "s/^$key:[A-Z]*=//p" "$build/CMakeCache.txt")
     [ -n "$value" ] || continue
-    case "$value" in
-      "$deps"/*) where=carried ;;
-      "$torch_prefix"* | "$(dirname "$torch_prefix")"*) where=torch ;;
+    case "$key:$value" in
+      *:"$deps"/*) where=carried ;;
+      Torch_DIR:*) where=torch ;;
       *) where=ELSEWHERE; [ "$key" = OpenCV_DIR ] && [ "$opencv_dir" = "$value" ] && where="system (imgcodecs)" ;;
     esac
     [ "$where" = ELSEWHERE ] && outside+=" $key"
@@ -227,7 +234,7 @@ for dev in ("cuda", "cpu"):
 reps = (bench.get("cpu") or {}).get("reps", "?")
 tolerance = {"fill_conv_512": 2}  # TF32 convolutions on the GPU may round differently
 cli = dict(re.findall(r"^cli (\w+) wall_ms (\d+)", open(f"{logs}/cli.log").read(), re.M))
-print(f"\n{'benchmark (median of ' + str(reps) + ')':<30}{'cpu ms':>10}{'cuda ms':>10}{'cuda 1st':>10}  check")
+print(f"\n{'benchmark (median of ' + str(reps) + ')':<36}{'cpu ms':>10}{'cuda ms':>10}{'cuda 1st':>10}  check")
 for name in sorted(set(cpu) | set(cuda)):
     c, g = cpu.get(name, {}), cuda.get(name, {})
     fmt = lambda case, key: f"{case[key]:10.2f}" if key in case else f"{'-':>10}"
@@ -238,8 +245,8 @@ for name in sorted(set(cpu) | set(cuda)):
                 ok = source[key] <= tolerance.get(name, 0)
                 check = f"{'ok' if ok else 'DIFFERS'} (max byte diff {source[key]} {key[9:].replace('_', ' ')})"
                 status |= not ok
-    print(f"{name:<30}{fmt(c, 'median_ms')}{fmt(g, 'median_ms')}{fmt(g, 'first_ms')}  {check}")
-print(f"{'cli run, fill_tiny 1024x768 (wall)':<30}{cli.get('cpu', '-'):>10}{cli.get('cuda', '-'):>10}")
+    print(f"{name:<36}{fmt(c, 'median_ms')}{fmt(g, 'median_ms')}{fmt(g, 'first_ms')}  {check}")
+print(f"{'cli run, fill_tiny 1024x768, wall':<36}{cli.get('cpu', '-'):>10}{cli.get('cuda', '-'):>10}")
 if bench_ok != "1":
     status = 1
 print("\ngpu-check: " + ("PASSED" if status == 0 else "FAILED") + f"  (logs: {logs})")
