@@ -1,8 +1,13 @@
-# Third-party packages. LibTorch may be Debian's (1.13, CPU) or a pip torch's
-# share/cmake/Torch (newer, with CUDA): pass -DCMAKE_PREFIX_PATH=$(python3 -c
+# Third-party packages. LibTorch, needed only by the torch backend, may be Debian's (1.13, CPU)
+# or a pip torch's share/cmake/Torch (newer, with CUDA): pass -DCMAKE_PREFIX_PATH=$(python3 -c
 # 'import torch;print(torch.utils.cmake_prefix_path)') for the latter.
-find_package(Torch REQUIRED)
-find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs photo)
+if(INPAINT_WITH_TORCH)
+  find_package(Torch REQUIRED)
+endif()
+# No imgcodecs: on Debian it pulls in 139 shared libraries (GDAL, poppler, HDF5) and ~120 ms
+# of start-up for one PNG encoder; libpng is used directly instead.
+find_package(OpenCV REQUIRED COMPONENTS core imgproc photo)
+find_package(PNG REQUIRED)                                  # PNG encoding (decoding: stb_image)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
@@ -10,10 +15,12 @@ pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)  # the Redis encodin
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)            # SHA-256 of encoding ids
 find_path(STB_INCLUDE_DIR stb/stb_image.h PATHS /usr/include REQUIRED)
 
-# Every target must agree with LibTorch on the libstdc++ string ABI, or std::string crossing
-# between our translation units (and into LibTorch) breaks at link or run time.
+# The libstdc++ string ABI. std::string crosses between the core and the torch backend, and
+# between the backend and LibTorch, so the whole tree follows the LibTorch it builds against;
+# without one (or with one on the new ABI, as Debian's and recent pip wheels are) it is the
+# compiler's default, 1. The backend loader refuses a backend built with another value.
 set(INPAINT_CXX11_ABI 1)
-if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=([01])")
+if(INPAINT_WITH_TORCH AND TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=([01])")
   set(INPAINT_CXX11_ABI ${CMAKE_MATCH_1})
 endif()
 add_compile_definitions(_GLIBCXX_USE_CXX11_ABI=${INPAINT_CXX11_ABI})

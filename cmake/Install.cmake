@@ -1,5 +1,6 @@
 # Install rules and the package config: find_package(inpaint) gives inpaint::inpaint (C++)
-# and inpaint::inpaint_c (C). Neither needs LibTorch or OpenCV headers to compile against.
+# and inpaint::inpaint_c (C). Neither needs LibTorch or OpenCV headers to compile against, and
+# neither links LibTorch: the torch backend is a module in lib/inpaint/, loaded on first use.
 include(CMakePackageConfigHelpers)
 
 install(TARGETS inpaint inpaint_c EXPORT inpaintTargets
@@ -12,6 +13,10 @@ install(DIRECTORY libinpaint/include/inpaint DESTINATION ${CMAKE_INSTALL_INCLUDE
 install(FILES ${CMAKE_BINARY_DIR}/libinpaint/include/inpaint/version.hpp
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/inpaint)
 install(FILES capi/include/inpaint.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+if(TARGET inpaint_torch)
+  # Loaded on first use from lib/inpaint/ beside libinpaint (src/backends/loader.cpp).
+  install(TARGETS inpaint_torch LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/inpaint)
+endif()
 if(INPAINT_BUILD_CLI)
   install(TARGETS inpaint_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()

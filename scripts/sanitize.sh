@@ -34,8 +34,11 @@ status=0
 # LibTorch's heap) costs 5-8 s: 147 processes took over 10 minutes, one takes 80 s. Then CTest
 # for the rest (the C99 test and the install-tree consumer): every test whose name is not a
 # discovered Suite.Test.
-ASAN_OPTIONS=$native_asan build-sanitize/bin/inpaint_tests --gtest_brief=1 || status=1
-ASAN_OPTIONS=$native_asan bash -c 'cd build-sanitize && ctest --output-on-failure -j"$1" -E "^[A-Za-z0-9_]+[.]"' _ "$jobs" || status=1
+# pytest, a CTest test too, runs below with the settings an uninstrumented interpreter needs.
+for tests in inpaint_tests inpaint_torch_tests; do
+  ASAN_OPTIONS=$native_asan build-sanitize/bin/$tests --gtest_brief=1 || status=1
+done
+ASAN_OPTIONS=$native_asan bash -c 'cd build-sanitize && ctest --output-on-failure -j"$1" -LE python -E "^[A-Za-z0-9_]+[.]"' _ "$jobs" || status=1
 phase "GoogleTest, C99 test, install-tree consumer"
 
 # Python: python3 itself is not instrumented, so the ASan runtime is preloaded into it.

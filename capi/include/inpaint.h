@@ -49,7 +49,8 @@ typedef enum inpaint_status {
   INPAINT_ERR_CANCELLED = 7,        /* the caller asked to stop */
   INPAINT_ERR_INTERNAL = 8,         /* a bug or an unexpected failure in a dependency */
   INPAINT_ERR_OUT_OF_MEMORY = 9,    /* an allocation failed */
-  INPAINT_ERR_UNAVAILABLE = 10,     /* a service (Redis) cannot be reached or stopped answering */
+  INPAINT_ERR_UNAVAILABLE = 10,     /* a service (Redis) cannot be reached or stopped answering, or
+                                       an optional backend (torch) cannot be loaded */
   INPAINT_ERR_TIMEOUT = 11          /* a bounded wait ran out (a model's concurrency limit) */
 } inpaint_status;
 
@@ -266,6 +267,8 @@ typedef struct inpaint_model_load_info {
   double warmup_ms;   /* the warm-up run (spec key warmup=1); 0 when none ran */
   int ready;          /* 1 once loading and warm-up have completed; inpaint_model_create returns
                          built-in models only then */
+  double backend_ms;  /* loading the backend the model runs on (the torch backend: only the first
+                         model that needs it pays; 0 for the others and for built-in models) */
 } inpaint_model_load_info;
 
 /* Zeroes the struct and sets struct_size. */
@@ -274,6 +277,17 @@ INPAINT_API void inpaint_model_load_info_init(inpaint_model_load_info *info);
 /* Copies the load info into *out_info, whose struct_size the caller has set. */
 INPAINT_API inpaint_status inpaint_model_get_load_info(const inpaint_model *model,
                                                        inpaint_model_load_info *out_info);
+
+/* Optional backends. "torch" (TorchScript fill models, the sam segmenter, the tensor mask path)
+ * lives in its own file, lib/inpaint/libinpaint_torch.so (or the file INPAINT_BACKEND_PATH
+ * names), loaded at the first model that needs it; a process that never asks for one never
+ * loads LibTorch. inpaint_backend_load loads it now (a service warming up): INPAINT_UNAVAILABLE,
+ * with the file tried and the reason in inpaint_last_error, when it cannot be loaded;
+ * INPAINT_INVALID_ARGUMENT for an unknown name. */
+INPAINT_API inpaint_status inpaint_backend_load(const char *name);
+
+/* 1 when the named backend is loaded in this process, else 0. Never loads it. */
+INPAINT_API int inpaint_backend_loaded(const char *name);
 
 /* 1 when the model has finished loading (and warming up) and can run; 0 for NULL. */
 INPAINT_API int inpaint_model_ready(const inpaint_model *model);

@@ -424,12 +424,28 @@ inpaint_status inpaint_model_get_load_info(const inpaint_model* model, inpaint_m
     all.load_ms = model->load_info.load_ms;
     all.warmup_ms = model->load_info.warmup_ms;
     all.ready = model->model->ready() ? 1 : 0;
+    all.backend_ms = model->load_info.backend_ms;
     const inpaint_model_load_info* from = &all;
     INPAINT_TAKE(*out_info, from, device);
     INPAINT_TAKE(*out_info, from, load_ms);
     INPAINT_TAKE(*out_info, from, warmup_ms);
     INPAINT_TAKE(*out_info, from, ready);
+    INPAINT_TAKE(*out_info, from, backend_ms);
   });
+}
+
+inpaint_status inpaint_backend_load(const char* name) {
+  return guarded([&] {
+    require(name, "inpaint_backend_load", "name");
+    inpaint::load_backend(name);
+  });
+}
+
+int inpaint_backend_loaded(const char* name) {
+  if (!name) return 0;
+  for (const auto& backend : inpaint::backends())
+    if (backend.name == name) return backend.loaded ? 1 : 0;
+  return 0;
 }
 
 int inpaint_model_ready(const inpaint_model* model) { return model && model->model->ready() ? 1 : 0; }

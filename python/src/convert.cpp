@@ -107,6 +107,7 @@ py::dict load_info_dict(const ModelLoadInfo& info) {
   d["device"] = info.device;
   d["load_ms"] = info.load_ms;
   d["warmup_ms"] = info.warmup_ms;
+  d["backend_ms"] = info.backend_ms;
   return d;
 }
 

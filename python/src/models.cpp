@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "convert.hpp"
+#include "inpaint/backend.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/model.hpp"
 #include "module.hpp"
@@ -19,6 +20,34 @@ void bind_models(py::module_& m) {
         return out;
       },
       "The registered models as (name, description) pairs, sorted by name.");
+  auto backend_dict = [](const BackendStatus& b) {
+    py::dict d;
+    d["name"] = b.name;
+    d["built"] = b.built;
+    d["loaded"] = b.loaded;
+    d["path"] = b.path;
+    d["error"] = b.error;
+    d["torch_version"] = b.torch_version;
+    d["load_ms"] = b.load_ms;
+    return d;
+  };
+  m.def(
+      "backends",
+      [backend_dict] {
+        py::list out;
+        for (const BackendStatus& b : inpaint::backends()) out.append(backend_dict(b));
+        return out;
+      },
+      "The optional backends ('torch') and their state as dicts: name, built, loaded, path, error,\n"
+      "torch_version, load_ms. Loads nothing.");
+  m.def(
+      "load_backend",
+      [backend_dict](const std::string& name) {
+        return backend_dict(without_gil([&] { return inpaint::load_backend(name); }));
+      },
+      py::arg("name"),
+      "Loads a backend now rather than at the first model that needs it (a service warming up) and\n"
+      "returns its state. Raises UnavailableError naming the file tried and why it failed.");
   m.def(
       "default_model_spec", [] { return std::string(default_model_spec()); },
       "The spec Model() uses when given none.");

@@ -166,10 +166,25 @@ static void test_hangs_and_damage(void) {
     char spec[600];
     inpaint_model *torch_model = NULL;
     snprintf(spec, sizeof spec, "torchscript:path=%s", fifo);
+#if INPAINT_TEST_WITH_TORCH
     CHECK_ERROR(inpaint_model_create(spec, &torch_model), INPAINT_ERR_IO, "FIFO");
+#else
+    CHECK_ERROR(inpaint_model_create(spec, &torch_model), INPAINT_ERR_UNAVAILABLE, "INPAINT_WITH_TORCH=OFF");
+#endif
     CHECK(torch_model == NULL);
   }
   alarm(0);
+
+  /* Backends: an unknown name, a NULL name; asking never crashes. */
+  CHECK_ERROR(inpaint_backend_load("tensorrt"), INPAINT_ERR_INVALID_ARGUMENT, "unknown backend");
+  CHECK_ERROR(inpaint_backend_load(NULL), INPAINT_ERR_INVALID_ARGUMENT, "name");
+  CHECK(inpaint_backend_loaded(NULL) == 0 && inpaint_backend_loaded("tensorrt") == 0);
+#if INPAINT_TEST_WITH_TORCH
+  CHECK(inpaint_backend_load("torch") == INPAINT_OK && inpaint_backend_loaded("torch") == 1);
+#else
+  CHECK_ERROR(inpaint_backend_load("torch"), INPAINT_ERR_UNAVAILABLE, "INPAINT_WITH_TORCH=OFF");
+  CHECK(inpaint_backend_loaded("torch") == 0);
+#endif
 
   /* Damage: an output that is an input, the other output, a FIFO or a device node. */
   CHECK_ERROR(inpaint_run_files(model, image_path, mask_path, image_path, NULL, NULL, NULL), INPAINT_ERR_INVALID_ARGUMENT,

@@ -12,5 +12,8 @@ int main() {
   inpaint::PipelineResult r = inpaint::fill_image(*model, img, mask);
   int centre = r.image.data()[(30 * 64 + 30) * 3];
   std::printf("inpaint %s: centre %d\n", inpaint::version(), centre);
+  // The installed layout: a built backend is found in lib/inpaint/ beside the installed library.
+  for (const auto& backend : inpaint::backends())
+    if (backend.built) std::printf("backend %s: %s\n", backend.name.c_str(), inpaint::load_backend(backend.name).path.c_str());
   return centre == 120 && !r.mask_empty ? 0 : 1;
 }

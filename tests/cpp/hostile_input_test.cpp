@@ -139,8 +139,10 @@ TEST(Hostile, NonRegularFilesAreRefusedWithoutBlocking) {
     EXPECT_NE(message.find("a FIFO, not a regular file"), std::string::npos) << message;
     EXPECT_EQ(code_of([&] { PromptTable::from_json_file(fifo); }), ErrorCode::Io);
     EXPECT_EQ(code_of([&] { ModelVariants::from_file(fifo); }), ErrorCode::Io);
-    EXPECT_EQ(code_of([&] { default_registry().create("torchscript:path=" + fifo); }, &message), ErrorCode::Io);
-    EXPECT_NE(message.find("FIFO"), std::string::npos) << message;
+    if (INPAINT_TEST_WITH_TORCH) {
+      EXPECT_EQ(code_of([&] { default_registry().create("torchscript:path=" + fifo); }, &message), ErrorCode::Io);
+      EXPECT_NE(message.find("FIFO"), std::string::npos) << message;
+    }
   });
   EXPECT_EQ(code_of([&] { read_file(dir.path()); }, &message), ErrorCode::Io);
   EXPECT_NE(message.find("a directory, not a regular file"), std::string::npos) << message;
@@ -289,6 +291,43 @@ TEST(Hostile, OutOfMemoryIsTooLargeNotBadAlloc) {
     });
     EXPECT_EQ(status, 0) << (which == 0 ? "decode_image" : "run_pipeline");
   }
+#endif
+}
+
+// Encoding a PNG that needs more memory than the process may take (a container limit) is
+// TooLarge naming the size, not std::bad_alloc and not a crash inside libpng: the failure
+// comes out of libpng through its longjmp, and what it had allocated is freed.
+TEST(Hostile, OutOfMemoryWhileEncodingAPngIsTooLarge) {
+#ifdef INPAINT_ASAN
+  GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: RLIMIT_AS cannot be used under it";
+#else
+  // 4000 x 3000 RGB noise: 36 MB that level 0 stores as they are.
+  Image photo = Image::uninitialized(4000, 3000, 3);
+  std::uint32_t seed = 5;
+  for (std::size_t i = 0; i < photo.size_bytes(); ++i) photo.data()[i] = std::uint8_t((seed = seed * 1664525u + 1013904223u) >> 24);
+  int status = in_child([&] {
+    // Room for what is mapped now plus 16 MB: the encoded bytes need 36 MB.
+    std::ifstream statm("/proc/self/statm");
+    std::size_t pages = 0;
+    statm >> pages;
+    rlim_t bytes = rlim_t(pages) * rlim_t(sysconf(_SC_PAGESIZE)) + (rlim_t(16) << 20);
+    rlimit limit{bytes, bytes};
+    setrlimit(RLIMIT_AS, &limit);
+    std::string message;
+    EncodeOptions png;
+    png.format = ImageFormat::Png;
+    png.png_compression = 0;
+    for (int attempt = 0; attempt < 3; ++attempt) {  // the same each time: nothing leaked or left half-set
+      ErrorCode code = code_of([&] { encode_image(photo.view(), png); }, &message);
+      if (code != ErrorCode::TooLarge) return 10 + int(code);
+      if (message.find("out of memory while encoding") == std::string::npos || message.find("4000x3000") == std::string::npos)
+        return 3;
+    }
+    // A small image still encodes afterwards.
+    Image small = Image(8, 8, 3);
+    return encode_image(small.view(), png).empty() ? 4 : 0;
+  });
+  EXPECT_EQ(status, 0);
 #endif
 }
 

@@ -190,9 +190,9 @@ TEST(Image, AtomicWriteLeavesNothingOnFailure) {
   }
   int entries = 0;
   DIR* d = opendir(dir.c_str());
-  while (dirent* e = readdir(d)) entries += e->d_name[0] != '.';
+  while (dirent* e = readdir(d)) entries += std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0;
   closedir(d);
-  EXPECT_EQ(entries, 1);  // only out.bin: no temporary files left
+  EXPECT_EQ(entries, 1);  // only out.bin: no temporary files (hidden ones included) left
   std::remove(path.c_str());
   rmdir(dir.c_str());
   EXPECT_THROW(read_file(dir + "/nope"), Error);
@@ -204,4 +204,151 @@ TEST(Image, ResizeLongSide) {
   EXPECT_EQ(small.width(), 100);
   EXPECT_EQ(small.height(), 25);
   EXPECT_THROW(resize_long_side(img, 0), Error);
+}
+
+// The temporary file's name keeps only the first 100 bytes of the file's own name, so a name
+// of 255 bytes (NAME_MAX) can still be written atomically, and nothing else is left beside it.
+TEST(Image, AtomicWriteTakesTheLongestFileNames) {
+  char dir_template[] = "/tmp/inpaint-test-XXXXXX";
+  std::string dir = mkdtemp(dir_template);
+  std::string path = dir + "/" + std::string(251, 'n') + ".png";
+  std::vector<std::uint8_t> bytes(100, 3);
+  write_file_atomic(path, bytes.data(), bytes.size());
+  EXPECT_EQ(read_file(path), bytes);
+  int entries = 0;
+  DIR* d = opendir(dir.c_str());
+  while (dirent* e = readdir(d)) entries += std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  EXPECT_EQ(entries, 1);
+  std::remove(path.c_str());
+  rmdir(dir.c_str());
+}
+
+// ---------------------------------------------------------------- PNG encoding (libpng)
+
+namespace {
+
+// Deterministic noise: incompressible, so every byte of the encoder's path is exercised.
+Image noise(int width, int height, int channels, std::uint32_t seed) {
+  Image img = Image::uninitialized(width, height, channels);
+  for (std::size_t i = 0; i < img.size_bytes(); ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    img.data()[i] = std::uint8_t(seed >> 24);
+  }
+  return img;
+}
+
+std::uint32_t be32(const std::vector<std::uint8_t>& b, std::size_t at) {
+  return std::uint32_t(b[at]) << 24 | std::uint32_t(b[at + 1]) << 16 | std::uint32_t(b[at + 2]) << 8 | b[at + 3];
+}
+
+// The zlib header's FLEVEL (0..3) of the first IDAT chunk: which compression level wrote it.
+int zlib_flevel(const std::vector<std::uint8_t>& png) {
+  for (std::size_t pos = 8; pos + 8 <= png.size();) {
+    std::uint32_t length = be32(png, pos);
+    if (std::memcmp(png.data() + pos + 4, "IDAT", 4) == 0) return png[pos + 8 + 1] >> 6;
+    pos += 12 + length;
+  }
+  return -1;
+}
+
+}  // namespace
+
+// Grey, grey+alpha, RGB and RGBA at 1x1, odd widths and heights, every compression level:
+// the IHDR says what was stored (8 bits, the right colour type) and decoding gives back the
+// input bytes exactly.
+TEST(PngEncode, EveryLayoutSizeAndLevelRoundTripsExactly) {
+  struct Layout { int channels; bool alpha; int colour_type; };
+  const Layout layouts[] = {{1, false, 0}, {1, true, 4}, {3, false, 2}, {3, true, 6}};
+  const std::pair<int, int> sizes[] = {{1, 1}, {1, 5}, {3, 1}, {7, 5}, {33, 17}, {257, 3}};
+  std::uint32_t seed = 1;
+  for (const Layout& layout : layouts)
+    for (auto [w, h] : sizes)
+      for (int level = 0; level <= 9; ++level) {
+        SCOPED_TRACE(std::to_string(layout.channels) + (layout.alpha ? "+alpha " : " ") + std::to_string(w) + "x" +
+                     std::to_string(h) + " level " + std::to_string(level));
+        Image img = noise(w, h, layout.channels, seed++);
+        Image alpha = layout.alpha ? noise(w, h, 1, seed++) : Image();
+        EncodeOptions options;
+        options.format = ImageFormat::Png;
+        options.png_compression = level;
+        std::vector<std::uint8_t> png = encode_image(img, options, alpha);
+        ASSERT_GE(png.size(), 33u);
+        EXPECT_EQ(be32(png, 16), std::uint32_t(w));
+        EXPECT_EQ(be32(png, 20), std::uint32_t(h));
+        EXPECT_EQ(png[24], 8);  // bit depth
+        EXPECT_EQ(png[25], layout.colour_type);
+        DecodedImage d = decode_image(png.data(), png.size());
+        ASSERT_EQ(d.rgb.width(), w);
+        ASSERT_EQ(d.rgb.height(), h);
+        for (int y = 0; y < h; ++y)
+          for (int x = 0; x < w; ++x)
+            for (int c = 0; c < 3; ++c)
+              ASSERT_EQ(at(d.rgb, x, y, c), at(img, x, y, layout.channels == 1 ? 0 : c)) << x << "," << y;
+        if (layout.alpha) {
+          ASSERT_EQ(d.alpha.size_bytes(), alpha.size_bytes());
+          EXPECT_EQ(0, std::memcmp(d.alpha.data(), alpha.data(), alpha.size_bytes()));
+        } else {
+          EXPECT_TRUE(d.alpha.empty());
+        }
+        if (layout.channels == 1 && !layout.alpha) {  // a grey mask comes back as stored
+          Image mask = decode_mask(png.data(), png.size());
+          EXPECT_EQ(0, std::memcmp(mask.data(), img.data(), img.size_bytes()));
+        }
+      }
+}
+
+// png_compression is zlib's level: the zlib header records it (FLEVEL 0 for levels 0-1, 1 for
+// 2-5, 2 for 6, 3 for 7-9), and a compressible image gets smaller as the level rises.
+TEST(PngEncode, CompressionLevelIsZlibsLevel) {
+  Image img = test::pattern_rgb(300, 200);
+  const int flevel[10] = {0, 0, 1, 1, 1, 1, 2, 3, 3, 3};
+  std::vector<std::size_t> sizes;
+  for (int level = 0; level <= 9; ++level) {
+    EncodeOptions options;
+    options.format = ImageFormat::Png;
+    options.png_compression = level;
+    std::vector<std::uint8_t> png = encode_image(img, options);
+    EXPECT_EQ(zlib_flevel(png), flevel[level]) << level;
+    sizes.push_back(png.size());
+  }
+  EXPECT_GT(sizes[0], img.size_bytes());  // stored: the raw rows plus filter bytes and framing
+  EXPECT_LT(sizes[1], sizes[0] / 4);
+  EXPECT_LE(sizes[9], sizes[1]);
+  for (int bad : {-1, 10}) {
+    EncodeOptions options;
+    options.format = ImageFormat::Png;
+    options.png_compression = bad;
+    std::string message;
+    EXPECT_EQ(test::code_of([&] { encode_image(img, options); }, &message), ErrorCode::InvalidArgument);
+    EXPECT_NE(message.find("0..9, got " + std::to_string(bad)), std::string::npos) << message;
+  }
+}
+
+// A view with a row stride wider than its pixels (a crop of a larger image) encodes only the
+// view's pixels, with and without alpha.
+TEST(PngEncode, StridedViewsEncodeTheirOwnPixels) {
+  Image big = noise(41, 13, 3, 7), big_alpha = noise(41, 13, 1, 8);
+  ImageView crop{big.data() + 3 * 3 + big.stride(), 29, 11, 3, big.stride()};
+  ImageView crop_alpha{big_alpha.data() + 3 + big_alpha.stride(), 29, 11, 1, big_alpha.stride()};
+  for (bool with_alpha : {false, true}) {
+    std::vector<std::uint8_t> png = encode_image(crop, {ImageFormat::Png, 90, 6}, with_alpha ? crop_alpha : ImageView{});
+    DecodedImage d = decode_image(png.data(), png.size());
+    ASSERT_EQ(d.rgb.width(), 29);
+    ASSERT_EQ(d.rgb.height(), 11);
+    for (int y = 0; y < 11; ++y) {
+      EXPECT_EQ(0, std::memcmp(d.rgb.data() + y * d.rgb.stride(), crop.row(y), 29 * 3)) << y;
+      if (with_alpha) EXPECT_EQ(0, std::memcmp(d.alpha.data() + y * d.alpha.stride(), crop_alpha.row(y), 29)) << y;
+    }
+  }
+}
+
+// libpng refuses widths above 10^6 by default; the encoder lifts that to PNG's own limit, so
+// whatever the decoder accepts (up to 2^20 a side) can be written back.
+TEST(PngEncode, WidthsAboveAMillionAreWritten) {
+  Image wide = noise(1040000, 2, 1, 9);
+  std::vector<std::uint8_t> png = encode_image(wide, {ImageFormat::Png, 90, 1});
+  Image back = decode_mask(png.data(), png.size());
+  ASSERT_EQ(back.width(), 1040000);
+  EXPECT_EQ(0, std::memcmp(back.data(), wide.data(), wide.size_bytes()));
 }

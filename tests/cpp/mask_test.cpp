@@ -124,6 +124,13 @@ TEST(Mask, WorksOnTheBoundingBoxOnly) {
 }
 
 TEST(Mask, TensorPathEqualsOpenCvPath) {
+  if (!INPAINT_TEST_WITH_TORCH) {
+    std::string message;
+    EXPECT_EQ(test::code_of([] { clean_mask(test::disc_mask(20, 20, 10, 10, 4), {}, MaskBackend::Tensor, "cpu"); }, &message),
+              ErrorCode::Unavailable);
+    EXPECT_NE(message.find("torch backend"), std::string::npos) << message;
+    GTEST_SKIP() << "built without the torch backend (INPAINT_WITH_TORCH=OFF): its absence was checked instead";
+  }
   std::mt19937 rng(1234);
   for (int trial = 0; trial < 6; ++trial) {
     int w = 90 + trial * 37, h = 70 + trial * 23;

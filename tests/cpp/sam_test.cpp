@@ -25,7 +25,7 @@
 #include "inpaint/segment.hpp"
 #include "inpaint/store.hpp"
 #include "segment/sam_mask.hpp"
-#include "store/torch_bridge.hpp"
+#include "backends/torch/torch_bridge.hpp"
 #include "test_util.hpp"
 
 using namespace inpaint;

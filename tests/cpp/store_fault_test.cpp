@@ -639,6 +639,53 @@ TEST(DirectoryFaults, AFullDiskLeavesNoPartialFileAndKeepsTheEntries) {
   EXPECT_TRUE(same(*got, keep));
 }
 
+// write_safetensors goes through the library's one atomic writer: its errors name the file
+// asked for, never the temporary file (which is gone), for a failure to create the file and
+// for a full disk; what is at the path is left as it was, and no FIFO is ever replaced.
+TEST(SafetensorsFaults, WriteErrorsNameTheFileAndLeaveNothing) {
+  TempDir dir;
+  const Encoding small = make_encoding(1000, 1), big = make_encoding(500000, 2);  // 4 KB, 2 MB
+  std::string message;
+  const std::string missing = dir / "no/such/dir/e.safetensors";
+  EXPECT_EQ(code_of([&] { write_safetensors(missing, small); }, &message), ErrorCode::Io);
+  EXPECT_NE(message.find("cannot write '" + missing + "': No such file or directory"), std::string::npos) << message;
+  EXPECT_EQ(message.find(".tmp-"), std::string::npos) << message;
+
+  const std::string path = dir / "e.safetensors";
+  write_safetensors(path, small);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  std::string ended = in_child([&] {
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit{1 << 20, 1 << 20};
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) return 2;
+    std::string text;
+    ErrorCode code = code_of([&] { write_safetensors(path, big); }, &text);
+    text = std::to_string(int(code)) + " " + text;
+    return ::write(pipe_fds[1], text.data(), text.size()) == ssize_t(text.size()) ? 0 : 3;
+  });
+  ::close(pipe_fds[1]);
+  char buffer[4096] = {};
+  std::string report(buffer, std::size_t(std::max<ssize_t>(0, ::read(pipe_fds[0], buffer, sizeof buffer - 1))));
+  ::close(pipe_fds[0]);
+  ASSERT_EQ(ended, "exit 0");
+  EXPECT_EQ(report.rfind(std::to_string(int(ErrorCode::Io)) + " ", 0), 0u) << report;
+  EXPECT_NE(report.find("cannot write '" + path + "': File too large (nothing was written, temporary file removed)"),
+            std::string::npos) << report;
+  EXPECT_EQ(report.find(".tmp-"), std::string::npos) << report;
+  EXPECT_TRUE(temp_files(dir.path()).empty());
+  EXPECT_TRUE(same(read_safetensors(path), small));  // the earlier file, whole
+
+  const std::string fifo = dir / "fifo.safetensors";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(code_of([&] { write_safetensors(fifo, small); }, &message), ErrorCode::Io);
+  EXPECT_NE(message.find("is a FIFO: refusing to replace it"), std::string::npos) << message;
+  struct stat st {};
+  ASSERT_EQ(::stat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_TRUE(temp_files(dir.path()).empty());
+}
+
 // ---------------------------------------------------------------- two processes, one small store
 
 namespace {

@@ -158,10 +158,18 @@ TEST(DirectoryStore, StaleTemporaryFilesAreCleanedAndNeverListed) {
   std::ofstream(dir / ".tmp-dead.safetensors.1.2.3") << "partial";
   std::ofstream(dir / ".tmp-live.safetensors.1.2.4") << "partial";
   set_age(dir / ".tmp-dead.safetensors.1.2.3", 3600);
+  // Old files that only look like temporary files: not the writer's scheme
+  // (.tmp-NAME.PID.COUNTER.RANDOM), so not the store's to remove.
+  for (const char* name : {".tmp-notes.txt", ".tmp-x.safetensors.1.2", ".tmp-.1.2.3", ".tmp-y.safetensors.1.2.x"}) {
+    std::ofstream(dir / name) << "someone else's";
+    set_age(dir / name, 3600);
+  }
   EXPECT_TRUE(store->ids().empty());
   store->put("a", make_encoding(10, 0));  // the eviction scan removes what dead writers left
   EXPECT_FALSE(fs::exists(dir / ".tmp-dead.safetensors.1.2.3"));
   EXPECT_TRUE(fs::exists(dir / ".tmp-live.safetensors.1.2.4"));
+  for (const char* name : {".tmp-notes.txt", ".tmp-x.safetensors.1.2", ".tmp-.1.2.3", ".tmp-y.safetensors.1.2.x"})
+    EXPECT_TRUE(fs::exists(dir / name)) << name;
 }
 
 TEST(DirectoryStore, AWriterKilledMidWriteLeavesNoPartialFile) {

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "inpaint/inpaint.hpp"
-#include "store/torch_bridge.hpp"
+#include "backends/torch/torch_bridge.hpp"
 
 using namespace inpaint;
 

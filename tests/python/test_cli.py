@@ -63,7 +63,7 @@ def assert_clean_failure(result, out_dir, needle):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("inpaint: error: ")
     assert needle in lines[0], lines[0]
-    leftovers = [p.name for p in out_dir.iterdir() if p.name.startswith("out")]
+    leftovers = [p.name for p in out_dir.iterdir() if p.name.startswith(("out", ".tmp-"))]
     assert leftovers == [], leftovers
 
 

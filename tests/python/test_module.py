@@ -194,6 +194,25 @@ def test_grey_images_encode_and_decode_to_rgb():
     assert all(np.array_equal(decoded[:, :, c], grey) for c in range(3))
 
 
+def test_png_encodings_decode_the_same_in_another_decoder():
+    """OpenCV-python's own libpng reads back exactly what was encoded, with the PNG layout
+    the input asks for: grey, grey+alpha, RGB, RGBA."""
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(3)
+    for height, width in ((1, 1), (5, 3), (17, 33)):
+        rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        grey = rng.integers(0, 256, (height, width), dtype=np.uint8)
+        alpha = rng.integers(0, 256, (height, width), dtype=np.uint8)
+        for image, with_alpha, expected in ((grey, False, grey), (grey, True, np.dstack([grey, grey, grey, alpha])),
+                                            (rgb, False, rgb[:, :, ::-1]), (rgb, True, np.dstack([rgb[:, :, ::-1], alpha]))):
+            data = inpaint.encode(image, "png", alpha=alpha if with_alpha else None)
+            colour_type = data[25]
+            assert colour_type == {(2, False): 0, (2, True): 4, (3, False): 2, (3, True): 6}[(image.ndim, with_alpha)]
+            # OpenCV reads grey+alpha as BGRA, colour as BGR(A): compare in its layout.
+            back = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+            assert back is not None and np.array_equal(back.reshape(expected.shape), expected), (height, width, with_alpha)
+
+
 def test_bytes_like_inputs_are_accepted():
     data = inpaint.encode(photo(), "png")
     for variant in (bytearray(data), memoryview(data)):

@@ -18,7 +18,8 @@ enum class ErrorCode {
   Cancelled = 7,        // the caller asked to stop
   Internal = 8,         // a bug or an unexpected failure in a dependency
   // 9 is the C API's INPAINT_ERR_OUT_OF_MEMORY (std::bad_alloc inside C++).
-  Unavailable = 10,     // a service (Redis) cannot be reached or stopped answering
+  Unavailable = 10,     // a service (Redis) cannot be reached or stopped answering, or an
+                        // optional backend (torch, inpaint/backend.hpp) cannot be loaded
   Timeout = 11,         // a bounded wait ran out: a run's deadline, a model's concurrency limit
 };
 

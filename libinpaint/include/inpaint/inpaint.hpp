@@ -1,5 +1,6 @@
 #pragma once
 // Everything of the C++ API in one include.
+#include "inpaint/backend.hpp"
 #include "inpaint/encoding.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/image.hpp"

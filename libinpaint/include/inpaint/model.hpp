@@ -69,6 +69,8 @@ struct ModelLoadInfo {
   std::string device = "cpu";  // where it runs, e.g. "cpu", "cuda:0" (auto resolved)
   double load_ms = 0;          // reading the file and moving weights to the device
   double warmup_ms = 0;        // the warm-up run; 0 when none ran
+  double backend_ms = 0;       // loading the backend it runs on (the torch backend: only the first
+                               // model that needs it pays; 0 for the others and for built-ins)
 };
 
 // A fill model. A factory returns it loaded (and warmed up when asked), ready to run. A loaded model is immutable and may be shared by any number of threads.

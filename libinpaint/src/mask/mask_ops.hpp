@@ -5,6 +5,7 @@
 #include <opencv2/core.hpp>
 #include <vector>
 
+#include "inpaint/export.hpp"
 #include "inpaint/mask.hpp"
 
 namespace inpaint::detail {
@@ -26,7 +27,8 @@ void validate(const MaskCleanOptions& options);
 cv::Rect nonzero_box(const cv::Mat& mask);
 
 // Elliptical structuring element of diameter 2r+1 (the one OpenCV's MORPH_ELLIPSE gives).
-cv::Mat ellipse_kernel(int radius);
+// Exported for the torch backend (its tensor path uses the same kernel).
+INPAINT_CXX_API cv::Mat ellipse_kernel(int radius);
 
 // Threshold -> open -> close -> islands -> holes -> dilate, on the hole's region only.
 MaskRegion clean_region(const ImageView& mask, const MaskCleanOptions& options, MaskBackend backend,
@@ -41,9 +43,12 @@ MaskRegion feather_region(const MaskRegion& hole, int feather_px, const cv::Size
 // One box per 8-connected region of `hole` (whose top-left lies at `offset` in the frame),
 // grown by margin and clipped to the frame; overlapping boxes are merged, so every box holds
 // whole regions and no hole pixel falls in two boxes.
-std::vector<cv::Rect> region_boxes(const cv::Mat& hole, cv::Point offset, int margin, const cv::Size& frame);
+// Exported for the torch backend (the migan contract crops per region).
+INPAINT_CXX_API std::vector<cv::Rect> region_boxes(const cv::Mat& hole, cv::Point offset, int margin,
+                                                  const cv::Size& frame);
 
-// The tensor path on a binary (0/255) crop; implemented in mask_tensor.cpp.
+// The tensor path on a binary (0/255) crop: the torch backend's (backends/torch/mask_tensor.cpp),
+// reached through backends/loader.cpp; Error(Unavailable) when the backend cannot be loaded.
 cv::Mat clean_binary_tensor(const cv::Mat& binary, const MaskCleanOptions& options, const std::string& device);
 
 }  // namespace inpaint::detail

@@ -7,5 +7,6 @@
 
 namespace inpaint::detail {
 std::unique_ptr<Segmenter> make_grabcut_segmenter(const ModelSpec& spec);
+// Loads the torch backend on first use and forwards to it (backends/loader.cpp).
 std::unique_ptr<Segmenter> make_sam_segmenter(const ModelSpec& spec);
 }  // namespace inpaint::detail

@@ -10,10 +10,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <iostream>
 
+#include "core/files.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/store.hpp"
 #include "store/safetensors.hpp"
@@ -27,7 +27,7 @@ const std::string kSuffix = ".safetensors";
 // A temporary file this old belongs to a writer that died (a live one writes in seconds).
 constexpr std::time_t kStaleTempSeconds = 600;
 
-std::string errno_text() { return std::strerror(errno); }
+using detail::errno_text;
 
 class DirectoryStore final : public EncodingStore {
  public:
@@ -36,7 +36,7 @@ class DirectoryStore final : public EncodingStore {
     if (dir_.empty()) throw Error(ErrorCode::InvalidArgument, "directory store: path is empty");
     while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
     if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST)
-      throw Error(ErrorCode::Io, "directory store: cannot create '" + dir_ + "': " + errno_text());
+      throw Error(ErrorCode::Io, "directory store: cannot create '" + dir_ + "': " + errno_text(errno));
     struct stat st {};
     if (::stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       throw Error(ErrorCode::Io, "directory store: '" + dir_ + "' is not a directory");
@@ -81,13 +81,16 @@ class DirectoryStore final : public EncodingStore {
       if (capacity_ && size > capacity_)
         throw Error(ErrorCode::TooLarge, "directory store: encoding '" + id + "' is " + std::to_string(size) +
                                              " bytes, more than the capacity of " + std::to_string(capacity_));
+      detail::AtomicWriteOptions options;
+      options.fsync = fsync_;
+      options.unlink_before_rename = !fsync_;  // a cache without durability: see AtomicWriteOptions
+      options.verb = "store";
       try {
-        detail::write_safetensors_atomic(path, encoding, fsync_);
+        detail::write_safetensors_atomic(path, encoding, options);
       } catch (const Error& e) {
-        // It names the temporary file, which is gone: say which entry failed (a full disk: "No
-        // space left on device", or "File too large" over the file-size limit).
+        // "cannot store '<path>': No space left on device (nothing was written, ...)": say where.
         if (e.code() != ErrorCode::Io) throw;
-        throw Error(ErrorCode::Io, "directory store: cannot store '" + path + "': " + e.what() + " (temporary file removed)");
+        throw Error(ErrorCode::Io, std::string("directory store: ") + e.what());
       }
       stats_.put();
       if (capacity_) evict(path);
@@ -102,7 +105,7 @@ class DirectoryStore final : public EncodingStore {
         return true;
       }
       if (errno == ENOENT) return false;
-      throw Error(ErrorCode::Io, "directory store: cannot remove '" + path + "': " + errno_text());
+      throw Error(ErrorCode::Io, "directory store: cannot remove '" + path + "': " + errno_text(errno));
     });
   }
 
@@ -140,14 +143,14 @@ class DirectoryStore final : public EncodingStore {
   // The entries, oldest first; removes temporary files of dead writers when asked.
   std::vector<File> scan(bool clean_stale_temps) {
     DIR* dir = ::opendir(dir_.c_str());
-    if (!dir) throw Error(ErrorCode::Io, "directory store: cannot list '" + dir_ + "': " + errno_text());
+    if (!dir) throw Error(ErrorCode::Io, "directory store: cannot list '" + dir_ + "': " + errno_text(errno));
     std::vector<File> files;
     const std::time_t now = std::time(nullptr);
     while (const dirent* entry = ::readdir(dir)) {
       std::string name = entry->d_name;
       struct stat st {};
       if (::fstatat(::dirfd(dir), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
-      if (name.rfind(".tmp-", 0) == 0) {
+      if (detail::is_temp_name(name)) {  // the one scheme every atomic write of the library uses
         if (clean_stale_temps && now - st.st_mtime > kStaleTempSeconds) ::unlinkat(::dirfd(dir), name.c_str(), 0);
         continue;
       }

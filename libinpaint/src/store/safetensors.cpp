@@ -3,18 +3,16 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <set>
 
+#include "core/files.hpp"
 #include "core/json.hpp"
 #include "core/text.hpp"
 #include "inpaint/error.hpp"
@@ -26,8 +24,6 @@ using nlohmann::json;
 namespace {
 
 [[noreturn]] void malformed(const std::string& message) { throw Error(ErrorCode::Decode, "safetensors: " + message); }
-
-std::string errno_text() { return std::strerror(errno); }
 
 // Known metadata keys and where they go.
 const char* const kModelId = "model_id";
@@ -148,26 +144,6 @@ Entry parse_entry(const std::string& name, const json& info) {
   return e;
 }
 
-std::string temp_path_for(const std::string& path) {
-  static std::atomic<unsigned> counter{0};
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  auto slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
-  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  return dir + ".tmp-" + base + "." + std::to_string(::getpid()) + "." + std::to_string(counter++) + "." +
-         std::to_string(random() % 1000000007);
-}
-
-void write_all(int fd, const std::uint8_t* data, std::size_t size, const std::string& path) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, std::min<std::size_t>(size, 1u << 30));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw Error(ErrorCode::Io, "cannot write '" + path + "': " + errno_text());
-    data += n;
-    size -= std::size_t(n);
-  }
-}
-
 }  // namespace
 
 const HostTensor& Encoding::tensor(const std::string& name) const {
@@ -220,32 +196,11 @@ SafetensorsLayout safetensors_layout(const Encoding& encoding) {
   return layout;
 }
 
-void write_safetensors_atomic(const std::string& path, const Encoding& encoding, bool fsync) {
+void write_safetensors_atomic(const std::string& path, const Encoding& encoding, const AtomicWriteOptions& options) {
   SafetensorsLayout layout = safetensors_layout(encoding);
-  std::string temp = temp_path_for(path);
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);  // the umask decides
-  if (fd < 0) throw Error(ErrorCode::Io, "cannot create '" + temp + "': " + errno_text());
-  try {
-    write_all(fd, reinterpret_cast<const std::uint8_t*>(layout.head.data()), layout.head.size(), temp);
-    for (const HostTensor* t : layout.tensors) write_all(fd, t->data(), t->nbytes(), temp);
-    if (fsync && ::fsync(fd) != 0) throw Error(ErrorCode::Io, "cannot flush '" + temp + "': " + errno_text());
-    if (::close(fd) != 0) {
-      fd = -1;
-      throw Error(ErrorCode::Io, "cannot close '" + temp + "': " + errno_text());
-    }
-    fd = -1;
-    // Renaming over an existing file makes ext4 (auto_da_alloc) start writing the new data back
-    // right away, which triples the time of a save meant for the page cache. Without fsync the
-    // caller gave up crash durability, so drop the old file first: a reader meanwhile sees a miss,
-    // never a partial file.
-    if (!fsync) ::unlink(path.c_str());
-    if (::rename(temp.c_str(), path.c_str()) != 0)
-      throw Error(ErrorCode::Io, "cannot rename '" + temp + "' to '" + path + "': " + errno_text());
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
+  PendingFile file{path, {{reinterpret_cast<const std::uint8_t*>(layout.head.data()), layout.head.size()}}};
+  for (const HostTensor* t : layout.tensors) file.pieces.push_back({t->data(), t->nbytes()});
+  write_files_atomic({file}, options);
 }
 
 // Reads the whole file into an owned buffer: copy-on-read. A memory map would save the copy,
@@ -264,9 +219,9 @@ std::optional<Encoding> try_read_safetensors(const std::string& path, struct sta
     if (file_stat) *file_stat = st;
     throw Error(ErrorCode::Decode, "'" + path + "': not a regular file (a socket)");
   }
-  if (fd < 0) throw Error(ErrorCode::Io, "cannot open '" + path + "': " + errno_text());
+  if (fd < 0) throw Error(ErrorCode::Io, "cannot open '" + path + "': " + errno_text(errno));
   std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
-  if (::fstat(fd, &st) != 0) throw Error(ErrorCode::Io, "cannot stat '" + path + "': " + errno_text());
+  if (::fstat(fd, &st) != 0) throw Error(ErrorCode::Io, "cannot stat '" + path + "': " + errno_text(errno));
   if (file_stat) *file_stat = st;
   if (!S_ISREG(st.st_mode)) {
     const char* kind = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory"
@@ -281,7 +236,7 @@ std::optional<Encoding> try_read_safetensors(const std::string& path, struct sta
   for (std::size_t done = 0; done < size;) {
     ssize_t n = ::pread(fd, bytes.get() + done, std::min<std::size_t>(size - done, 1u << 30), off_t(done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error(ErrorCode::Io, "cannot read '" + path + "': " + errno_text());
+    if (n < 0) throw Error(ErrorCode::Io, "cannot read '" + path + "': " + errno_text(errno));
     if (n == 0)
       throw Error(ErrorCode::Decode, "'" + path + "': the file shrank from " + std::to_string(size) + " to " +
                                          std::to_string(done) + " bytes while being read");
@@ -362,12 +317,14 @@ Encoding parse_safetensors(const std::uint8_t* bytes, std::size_t size, std::sha
 
 Encoding read_safetensors(const std::string& path) {
   std::optional<Encoding> encoding = detail::try_read_safetensors(path, nullptr);
-  if (!encoding) throw Error(ErrorCode::Io, "cannot open '" + path + "': " + std::strerror(ENOENT));
+  if (!encoding) throw Error(ErrorCode::Io, "cannot open '" + path + "': " + detail::errno_text(ENOENT));
   return std::move(*encoding);
 }
 
 void write_safetensors(const std::string& path, const Encoding& encoding) {
-  detail::write_safetensors_atomic(path, encoding, true);
+  detail::AtomicWriteOptions options;
+  options.fsync = true;
+  detail::write_safetensors_atomic(path, encoding, options);
 }
 
 }  // namespace inpaint

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/files.hpp"
 #include "inpaint/encoding.hpp"
 
 namespace inpaint::detail {
@@ -18,9 +19,10 @@ struct SafetensorsLayout {
 };
 SafetensorsLayout safetensors_layout(const Encoding& encoding);
 
-// Writes to a temporary file beside path (".tmp-..." : ids never start with a dot), fsyncs it
-// when asked, and renames it over path. On failure the temporary file is removed.
-void write_safetensors_atomic(const std::string& path, const Encoding& encoding, bool fsync);
+// Writes the file through the shared atomic writer (core/files.hpp: a temporary file beside
+// path, fsynced when options ask, renamed over path; on failure nothing is left and the error
+// names path), without joining the header and the tensors into one buffer first.
+void write_safetensors_atomic(const std::string& path, const Encoding& encoding, const AtomicWriteOptions& options);
 
 // Reads a file into one owned buffer that the tensors point into (a copy: a map of a file that
 // another process truncates would raise SIGBUS). Nothing when the file does not exist; a FIFO,

@@ -3,10 +3,13 @@
 #include <string>
 #include <vector>
 
+#include "inpaint/export.hpp"
+
 namespace inpaint::detail {
 
 // Hex SHA-256 over the bytes of every file in order (streamed, never whole in memory).
 // Error(Io) naming a file that cannot be read.
-std::string sha256_of_files(const std::vector<std::string>& paths);
+// Exported for the torch backend (the sam checksum).
+INPAINT_CXX_API std::string sha256_of_files(const std::vector<std::string>& paths);
 
 }  // namespace inpaint::detail

@@ -1,7 +1,7 @@
 #pragma once
-// What the LibTorch model backends share (the torchscript fill model and the sam segmenter):
-// executor settings, device names, loading a module and calling it with clear errors. Defined
-// in models/torchscript.cpp. Not a public header: it includes LibTorch.
+// What the torch backend's models share (the torchscript fill model, the sam segmenter, the
+// tensor mask path): executor settings, device names, loading a module and calling it with clear
+// errors. Defined in runtime.cpp. Not a public header: it includes LibTorch.
 #include <torch/script.h>
 
 #include <string>

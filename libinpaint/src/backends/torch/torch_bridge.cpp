@@ -1,5 +1,5 @@
 // The one place where encodings meet LibTorch.
-#include "store/torch_bridge.hpp"
+#include "backends/torch/torch_bridge.hpp"
 
 #include <optional>
 

@@ -1,8 +1,12 @@
 // The mask clean-up with LibTorch tensor ops, so it can run on the GPU next to a model.
 // It gives the same mask as the OpenCV path (tests/cpp/mask_test.cpp proves it on CPU).
-// This is the only translation unit of the core library that includes LibTorch.
+// Part of the torch backend (backends/torch/).
 #include <torch/torch.h>
 
+#include <cstring>
+
+#include "backends/torch/backend.hpp"
+#include "backends/torch/runtime.hpp"
 #include "inpaint/error.hpp"
 #include "mask/mask_ops.hpp"
 
@@ -71,15 +75,16 @@ torch::Tensor drop_small(const torch::Tensor& foreground, int min_area, int conn
 
 }  // namespace
 
-cv::Mat clean_binary_tensor(const cv::Mat& binary, const MaskCleanOptions& o, const std::string& device_name) {
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(device_name);
-  } catch (const std::exception&) {
-    throw Error(ErrorCode::InvalidArgument, "mask device '" + device_name + "' is not a device (use cpu, cuda or cuda:N)");
-  }
-  if (device.is_cuda() && !torch::cuda::is_available())
-    throw Error(ErrorCode::InvalidArgument, "mask device '" + device_name + "': this LibTorch has no usable CUDA device");
+}  // namespace inpaint::detail
+
+namespace inpaint::torch_backend {
+
+using detail::dilate;
+using detail::drop_small;
+using detail::erode;
+
+cv::Mat clean_binary_mask(const cv::Mat& binary, const MaskCleanOptions& o, const std::string& device_name) {
+  torch::Device device = detail::resolve_device(device_name, "mask");
   torch::NoGradGuard no_grad;
   cv::Mat contiguous = binary.isContinuous() ? binary : binary.clone();
   auto m = torch::from_blob(contiguous.data, {contiguous.rows, contiguous.cols}, torch::kUInt8).to(device) > 127;
@@ -94,4 +99,4 @@ cv::Mat clean_binary_tensor(const cv::Mat& binary, const MaskCleanOptions& o, co
   return out;
 }
 
-}  // namespace inpaint::detail
+}  // namespace inpaint::torch_backend

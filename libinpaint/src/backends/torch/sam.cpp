@@ -1,5 +1,5 @@
 // The `sam` segmenter: a SAM-family encoder/decoder pair exported as TorchScript (DESIGN.md §4).
-// The only segmenter translation unit that includes LibTorch.
+// Part of the torch backend (backends/torch/).
 //
 // Spec: sam:encoder=FILE,decoder=FILE[,concept_decoder=FILE,concepts=FILE.safetensors]
 //           [,preprocess=sam1|sam2][,size=1024][,device=cpu|cuda|cuda:N|auto][,id=NAME]
@@ -50,11 +50,11 @@
 #include "core/cv_bridge.hpp"
 #include "core/timer.hpp"
 #include "inpaint/error.hpp"
-#include "models/torch_runtime.hpp"
-#include "segment/builtin.hpp"
+#include "backends/torch/backend.hpp"
+#include "backends/torch/runtime.hpp"
+#include "backends/torch/torch_bridge.hpp"
 #include "segment/sam_mask.hpp"
 #include "store/sha256.hpp"
-#include "store/torch_bridge.hpp"
 
 namespace inpaint::detail {
 
@@ -89,6 +89,7 @@ class SamSegmenter final : public Segmenter {
     std::string id;
     bool warmup = false;
     double mask_threshold = 0;
+    double backend_ms = 0;  // what loading the backend cost this segmenter (load_info)
   };
 
   explicit SamSegmenter(Options o) : o_(std::move(o)), device_(resolve_device(o_.device_name, "sam")) {
@@ -109,6 +110,7 @@ class SamSegmenter final : public Segmenter {
                          : "sam2:size=" + std::to_string(o_.size) + ",square,norm=imagenet01";
     info_.device = device_.str();
     info_.load_ms = watch.lap();
+    info_.backend_ms = o_.backend_ms;
     if (o_.warmup) {
       // One encode and one click, so the first request does not pay for lazy initialisation.
       Image grey = Image::uninitialized(256, 256, 3);
@@ -496,9 +498,18 @@ class SamSegmenter final : public Segmenter {
 
 }  // namespace
 
-std::unique_ptr<Segmenter> make_sam_segmenter(const ModelSpec& spec) {
+}  // namespace inpaint::detail
+
+namespace inpaint::torch_backend {
+
+using detail::invalid;
+using detail::Preprocess;
+using detail::SamSegmenter;
+
+std::unique_ptr<Segmenter> make_sam(const ModelSpec& spec, double backend_ms) {
   SpecReader reader(spec);
   SamSegmenter::Options o;
+  o.backend_ms = backend_ms;
   o.encoder = reader.get_string("encoder", "");
   o.decoder = reader.get_string("decoder", "");
   o.concept_decoder = reader.get_string("concept_decoder", "");
@@ -519,4 +530,4 @@ std::unique_ptr<Segmenter> make_sam_segmenter(const ModelSpec& spec) {
   return std::make_unique<SamSegmenter>(std::move(o));
 }
 
-}  // namespace inpaint::detail
+}  // namespace inpaint::torch_backend

@@ -1,11 +1,7 @@
 // Fill models exported as TorchScript (IOPaint's big-lama.pt, migan_traced.pt) under two input
-// contracts (DESIGN.md §4). With segment/sam.cpp, the only translation units that include
-// LibTorch; the helpers they share (models/torch_runtime.hpp) are defined here.
+// contracts (DESIGN.md §4). Part of the torch backend (backends/torch/).
 #include <torch/script.h>
 #include <torch/torch.h>
-#include <torch/csrc/jit/passes/graph_fuser.h>
-#include <torch/csrc/jit/passes/tensorexpr_fuser.h>
-#include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,92 +14,14 @@
 #include "core/timer.hpp"
 #include "inpaint/error.hpp"
 #include "mask/mask_ops.hpp"
-#include "models/builtin.hpp"
-#include "models/torch_runtime.hpp"
+#include "backends/torch/backend.hpp"
+#include "backends/torch/runtime.hpp"
 
 #if INPAINT_TORCH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 namespace inpaint::detail {
-
-// Process-wide executor settings. The profiling executor re-specialises the graph for every new
-// input size, and the fusers compile kernels for it: a second call at a new size then costs
-// seconds. A fill model sees a new size on almost every call, so both are off.
-void configure_executor() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    torch::jit::getProfilingMode() = false;
-    torch::jit::getExecutorMode() = false;
-    torch::jit::overrideCanFuseOnCPULegacy(false);
-    torch::jit::setTensorExprFuserEnabled(false);
-  });
-}
-
-// Parses cpu|cuda|cuda:N|auto. A CUDA device that cannot be used is an error: silently running
-// a GPU worker on the CPU would look like a hang.
-torch::Device resolve_device(const std::string& name, const std::string& who) {
-  if (name == "cpu") return torch::Device(torch::kCPU);
-  if (name == "auto")
-    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
-    int index = 0;
-    if (name.size() > 5) {
-      std::size_t used = 0;
-      try { index = std::stoi(name.substr(5), &used); } catch (const std::exception&) { used = 0; }
-      if (used == 0 || used != name.size() - 5 || index < 0)
-        throw Error(ErrorCode::InvalidArgument, who + ": device '" + name + "' is not cpu, cuda, cuda:N or auto");
-    }
-    if (!torch::cuda::is_available())
-      throw Error(ErrorCode::InvalidArgument, who + ": device '" + name +
-                                              "' asked for, but this LibTorch has no CUDA or the machine has no GPU");
-    int count = int(torch::cuda::device_count());
-    if (index >= count)
-      throw Error(ErrorCode::InvalidArgument, who + ": device '" + name + "' asked for, but there are only " +
-                                              std::to_string(count) + " GPU(s)");
-    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
-  }
-  throw Error(ErrorCode::InvalidArgument, who + ": device '" + name + "' is not cpu, cuda, cuda:N or auto");
-}
-
-torch::jit::Module load_module(const std::string& path, const torch::Device& device, const std::string& who) {
-  try {
-    require_regular_file(path);  // torch::jit::load would wait forever on a FIFO
-  } catch (const Error& e) {
-    throw Error(e.code(), who + ": model file: " + e.what());
-  }
-  torch::jit::Module module;
-  try {
-    module = torch::jit::load(path, device);
-  } catch (const c10::Error& e) {
-    std::string what = e.what_without_backtrace();
-    throw Error(ErrorCode::Decode, who + ": '" + path + "' is not a loadable TorchScript file: " +
-                                       what.substr(0, what.find('\n')));
-  }
-  module.eval();
-  return module;
-}
-
-torch::jit::IValue call_forward(torch::jit::Module& module, std::vector<torch::jit::IValue> inputs,
-                                const std::string& path, const std::string& who) {
-  try {
-    return module.forward(std::move(inputs));
-  } catch (const c10::Error& e) {
-    std::string what = e.what_without_backtrace();
-    throw Error(ErrorCode::Internal, who + ": '" + path + "' failed: " + what.substr(0, what.find('\n')));
-  } catch (const std::exception& e) {
-    // An exception raised by the module's own code: its last line names it after a traceback.
-    std::string what = e.what();
-    while (!what.empty() && what.back() == '\n') what.pop_back();
-    throw Error(ErrorCode::Internal, who + ": '" + path + "' failed: " + what.substr(what.rfind('\n') + 1));
-  }
-}
-
-std::string shape_str(const torch::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "," : "") + std::to_string(t.size(i));
-  return s + "]";
-}
 
 namespace {
 
@@ -151,6 +69,7 @@ class TorchScriptFill final : public InpaintModel {
     int wait_ms = 30000;   // how long a run waits for a free slot
     bool warmup = false;
     bool empty_cache = false;
+    double backend_ms = 0;  // what loading the backend cost this model (load_info)
   };
 
   explicit TorchScriptFill(Options o) : o_(std::move(o)), device_(resolve_device(o_.device_name)) {
@@ -160,6 +79,7 @@ class TorchScriptFill final : public InpaintModel {
     if (o_.dtype != torch::kFloat32) module_.to(o_.dtype);
     info_.device = device_.str();
     info_.load_ms = watch.lap();
+    info_.backend_ms = o_.backend_ms;
     if (o_.warmup) {
       // One run at the contract's typical size, so the first user request does not pay for
       // lazy initialisation (allocator pools, kernel selection, the executor's first plan).
@@ -423,9 +343,17 @@ class TorchScriptFill final : public InpaintModel {
 
 }  // namespace
 
-std::unique_ptr<InpaintModel> make_torchscript(const ModelSpec& spec) {
+}  // namespace inpaint::detail
+
+namespace inpaint::torch_backend {
+
+using detail::Contract;
+using detail::TorchScriptFill;
+
+std::unique_ptr<InpaintModel> make_torchscript(const ModelSpec& spec, double backend_ms) {
   SpecReader reader(spec);
   TorchScriptFill::Options o;
+  o.backend_ms = backend_ms;
   o.path = reader.get_string("path", "");
   std::string contract = reader.get_string("contract", "lama");
   o.device_name = reader.get_string("device", "auto");
@@ -452,4 +380,4 @@ std::unique_ptr<InpaintModel> make_torchscript(const ModelSpec& spec) {
   return std::make_unique<TorchScriptFill>(std::move(o));
 }
 
-}  // namespace inpaint::detail
+}  // namespace inpaint::torch_backend

@@ -1,0 +1,18 @@
+#pragma once
+// What the torch backend's files define for its entry point (entry.cpp). Not a public header.
+#include <memory>
+
+#include <opencv2/core.hpp>
+
+#include "inpaint/mask.hpp"
+#include "inpaint/model.hpp"
+#include "inpaint/segment.hpp"
+
+namespace inpaint::torch_backend {
+
+std::unique_ptr<InpaintModel> make_torchscript(const ModelSpec& spec, double backend_ms);  // torchscript_fill.cpp
+std::unique_ptr<Segmenter> make_sam(const ModelSpec& spec, double backend_ms);            // sam.cpp
+cv::Mat clean_binary_mask(const cv::Mat& binary, const MaskCleanOptions& options,
+                          const std::string& device);                                     // mask_tensor.cpp
+
+}  // namespace inpaint::torch_backend

@@ -1,0 +1,96 @@
+// The LibTorch runtime the backend's models share: process-wide executor settings (applied at
+// the first model load, never when the library or the backend is loaded), device names, and
+// loading and calling a module with clear errors.
+#include "backends/torch/runtime.hpp"
+
+#include <torch/csrc/jit/passes/graph_fuser.h>
+#include <torch/csrc/jit/passes/tensorexpr_fuser.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/torch.h>
+
+#include <mutex>
+
+#include "inpaint/error.hpp"
+#include "inpaint/image.hpp"
+
+namespace inpaint::detail {
+
+// Process-wide executor settings. The profiling executor re-specialises the graph for every new
+// input size, and the fusers compile kernels for it: a second call at a new size then costs
+// seconds. A fill model sees a new size on almost every call, so both are off.
+void configure_executor() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    torch::jit::getProfilingMode() = false;
+    torch::jit::getExecutorMode() = false;
+    torch::jit::overrideCanFuseOnCPULegacy(false);
+    torch::jit::setTensorExprFuserEnabled(false);
+  });
+}
+
+// Parses cpu|cuda|cuda:N|auto. A CUDA device that cannot be used is an error: silently running
+// a GPU worker on the CPU would look like a hang.
+torch::Device resolve_device(const std::string& name, const std::string& who) {
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    int index = 0;
+    if (name.size() > 5) {
+      std::size_t used = 0;
+      try { index = std::stoi(name.substr(5), &used); } catch (const std::exception&) { used = 0; }
+      if (used == 0 || used != name.size() - 5 || index < 0)
+        throw Error(ErrorCode::InvalidArgument, who + ": device '" + name + "' is not cpu, cuda, cuda:N or auto");
+    }
+    if (!torch::cuda::is_available())
+      throw Error(ErrorCode::InvalidArgument, who + ": device '" + name +
+                                              "' asked for, but this LibTorch has no CUDA or the machine has no GPU");
+    int count = int(torch::cuda::device_count());
+    if (index >= count)
+      throw Error(ErrorCode::InvalidArgument, who + ": device '" + name + "' asked for, but there are only " +
+                                              std::to_string(count) + " GPU(s)");
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw Error(ErrorCode::InvalidArgument, who + ": device '" + name + "' is not cpu, cuda, cuda:N or auto");
+}
+
+torch::jit::Module load_module(const std::string& path, const torch::Device& device, const std::string& who) {
+  try {
+    require_regular_file(path);  // torch::jit::load would wait forever on a FIFO
+  } catch (const Error& e) {
+    throw Error(e.code(), who + ": model file: " + e.what());
+  }
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, device);
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw Error(ErrorCode::Decode, who + ": '" + path + "' is not a loadable TorchScript file: " +
+                                       what.substr(0, what.find('\n')));
+  }
+  module.eval();
+  return module;
+}
+
+torch::jit::IValue call_forward(torch::jit::Module& module, std::vector<torch::jit::IValue> inputs,
+                                const std::string& path, const std::string& who) {
+  try {
+    return module.forward(std::move(inputs));
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw Error(ErrorCode::Internal, who + ": '" + path + "' failed: " + what.substr(0, what.find('\n')));
+  } catch (const std::exception& e) {
+    // An exception raised by the module's own code: its last line names it after a traceback.
+    std::string what = e.what();
+    while (!what.empty() && what.back() == '\n') what.pop_back();
+    throw Error(ErrorCode::Internal, who + ": '" + path + "' failed: " + what.substr(what.rfind('\n') + 1));
+  }
+}
+
+std::string shape_str(const torch::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "," : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+}  // namespace inpaint::detail
