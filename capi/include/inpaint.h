@@ -289,6 +289,49 @@ INPAINT_API inpaint_status inpaint_backend_load(const char *name);
 /* 1 when the named backend is loaded in this process, else 0. Never loads it. */
 INPAINT_API int inpaint_backend_loaded(const char *name);
 
+/* ---- Fill models written in C (or any language with a C FFI)
+ *
+ * inpaint_register_model adds a model to the library's registry under `name` ([a-z0-9_-]+, not
+ * taken): inpaint_model_create("name[:key=value,...]") then makes one, and inpaint_run and
+ * inpaint_run_files run it with the library's decoding, mask clean-up, strategy, compositing,
+ * encoding, timings, cancellation and deadlines around it. The callbacks are copied; user_data
+ * must stay valid for the rest of the process (a registration is never removed). */
+
+/* One fill: the library owns every buffer, valid for the length of the call. */
+typedef struct inpaint_fill_call {
+  size_t struct_size;
+  const inpaint_image *image; /* RGB, read-only */
+  const inpaint_image *mask;  /* one channel of the image's size, read-only: 255 = hole, 0 = keep */
+  const char *prompt;         /* UTF-8, "" when none */
+  inpaint_image *out;         /* RGB of the image's size, packed: write the hole's pixels (the
+                                 others are ignored; the library keeps the original there) */
+} inpaint_fill_call;
+
+typedef struct inpaint_model_callbacks {
+  size_t struct_size;
+  /* Optional. Makes one model's state from its spec's parameters (count UTF-8 key/value pairs,
+   * sorted by key): return INPAINT_OK and set *out_state, or an error status and a message
+   * written into error (error_size bytes, NUL-terminated). NULL: the model takes no parameters
+   * and every model's state is user_data. */
+  inpaint_status (*create)(void *user_data, size_t count, const char *const *keys, const char *const *values,
+                           void **out_state, char *error, size_t error_size);
+  /* Required. Fills call->out; returns INPAINT_OK, or an error status and a message in error.
+   * It may be called from several library threads at once for one model. */
+  inpaint_status (*fill)(void *state, const inpaint_fill_call *call, char *error, size_t error_size);
+  /* Optional. Frees a state that create made, when its model is freed. */
+  void (*destroy)(void *state);
+} inpaint_model_callbacks;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_model_callbacks_init(inpaint_model_callbacks *callbacks);
+
+/* INPAINT_ERR_INVALID_ARGUMENT for a bad or taken name or a missing fill callback. A status the
+ * callbacks return comes back from inpaint_model_create or inpaint_run with their message
+ * (prefixed with the model's name); INPAINT_ERR_OUT_OF_MEMORY from fill is reported as the
+ * pipeline reports running out of memory. */
+INPAINT_API inpaint_status inpaint_register_model(const char *name, const char *description,
+                                                  const inpaint_model_callbacks *callbacks, void *user_data);
+
 /* 1 when the model has finished loading (and warming up) and can run; 0 for NULL. */
 INPAINT_API int inpaint_model_ready(const inpaint_model *model);
 

@@ -16,4 +16,5 @@ PYBIND11_MODULE(_core, m) {
   ip::bind_pipeline(m);
   ip::bind_store(m);
   ip::bind_segment(m);
+  ip::bind_user_models(m);
 }

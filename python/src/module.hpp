@@ -14,5 +14,6 @@ void bind_models(py::module_& m);    // models.cpp: registry and Model
 void bind_pipeline(py::module_& m);  // pipeline.cpp: fill and run
 void bind_store(py::module_& m);     // store.cpp: encodings, safetensors, stores
 void bind_segment(py::module_& m);   // segment.cpp: segmenters, scene labels
+void bind_user_models(py::module_& m);  // user_models.cpp: fill models written in Python
 
 }  // namespace inpaint::python

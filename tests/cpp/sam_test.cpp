@@ -570,7 +570,7 @@ TEST(Sam, BadModelOutputs) {
   };
   std::string shape = decoder_returning("dec_shape", "torch.zeros([1, 3, 128, 128]), torch.zeros([1, 3])");
   EXPECT_EQ(code_of([&] { run(sam_spec(e, shape)); }), ErrorCode::InvalidArgument);
-  EXPECT_NE(message_of([&] { run(sam_spec(e, shape)); }).find("[1,3,128,128]"), std::string::npos);
+  EXPECT_NE(message_of([&] { run(sam_spec(e, shape)); }).find("[1, 3, 128, 128]"), std::string::npos);
   std::string scores = decoder_returning("dec_scores", "torch.zeros([1, 3, 256, 256]), torch.zeros([1, 2])");
   EXPECT_EQ(code_of([&] { run(sam_spec(e, scores)); }), ErrorCode::InvalidArgument);
   std::string single = decoder_returning("dec_single", "torch.zeros([1, 1, 256, 256])");

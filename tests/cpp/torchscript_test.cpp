@@ -233,12 +233,12 @@ TEST(TorchScript, BadOutputsAreClearErrors) {
   auto nan = default_registry().create("torchscript:device=cpu,path=" + lama_module("nan", "image * float('nan')"));
   EXPECT_EQ(code_of([&] { run(*nan, in, mask); }, &message), ErrorCode::Internal);
   EXPECT_NE(message.find("NaN"), std::string::npos) << message;
-  EXPECT_NE(message.find("[1,3,16,16]"), std::string::npos) << message;
+  EXPECT_NE(message.find("[1, 3, 16, 16]"), std::string::npos) << message;
 
   auto shape = default_registry().create("torchscript:device=cpu,path=" + lama_module("shape", "image[:, :, :4, :]"));
   EXPECT_EQ(code_of([&] { run(*shape, in, mask); }, &message), ErrorCode::InvalidArgument);
-  EXPECT_NE(message.find("[1,3,4,16]"), std::string::npos) << message;
-  EXPECT_NE(message.find("expected [1,3,16,16]"), std::string::npos) << message;
+  EXPECT_NE(message.find("[1, 3, 4, 16]"), std::string::npos) << message;
+  EXPECT_NE(message.find("expected [1, 3, 16, 16]"), std::string::npos) << message;
 
   auto tuple = default_registry().create("torchscript:device=cpu,path=" + lama_module("tuple", "(image, mask)"));
   EXPECT_EQ(code_of([&] { run(*tuple, in, mask); }, &message), ErrorCode::InvalidArgument);

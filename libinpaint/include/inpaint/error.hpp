@@ -34,4 +34,13 @@ class INPAINT_CXX_API Error : public std::runtime_error {
   ErrorCode code_;
 };
 
+// The base of exceptions that a user model (one written in another language, as Python models
+// are) throws to carry its language's own error: the pipeline lets them through unchanged, where
+// any other std::exception from a model becomes Error(Internal), so that the binding can raise
+// the original error again.
+class INPAINT_CXX_API ForeignError : public std::exception {
+ public:
+  ~ForeignError() override;
+};
+
 }  // namespace inpaint

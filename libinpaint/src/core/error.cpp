@@ -26,6 +26,8 @@ const char* error_code_name(ErrorCode code) noexcept {
 Error::Error(ErrorCode code, const std::string& message)
     : std::runtime_error(detail::printable(message, 2000)), code_(code) {}
 
+ForeignError::~ForeignError() = default;
+
 const char* version() noexcept { return INPAINT_VERSION_STRING; }
 
 }  // namespace inpaint

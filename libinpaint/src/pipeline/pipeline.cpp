@@ -61,6 +61,8 @@ Image run_model(const InpaintModel& model, const ImageView& image, const ImageVi
     fill = model.inpaint(request);
   } catch (const Error&) {
     throw;
+  } catch (const ForeignError&) {
+    throw;  // a user model's own error (a Python exception): its binding raises it again
   } catch (const std::bad_alloc&) {
     throw;  // named with the photo's size by the caller
   } catch (const std::exception& e) {  // a dependency's exception must not escape untyped

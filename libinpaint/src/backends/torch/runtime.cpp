@@ -12,6 +12,7 @@
 
 #include "inpaint/error.hpp"
 #include "inpaint/image.hpp"
+#include "inpaint/tensor.hpp"
 
 namespace inpaint::detail {
 
@@ -87,10 +88,6 @@ torch::jit::IValue call_forward(torch::jit::Module& module, std::vector<torch::j
   }
 }
 
-std::string shape_str(const torch::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "," : "") + std::to_string(t.size(i));
-  return s + "]";
-}
+std::string shape_str(const torch::Tensor& t) { return shape_text(t.sizes().vec()); }
 
 }  // namespace inpaint::detail

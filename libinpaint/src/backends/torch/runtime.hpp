@@ -27,7 +27,7 @@ torch::jit::Module load_module(const std::string& path, const torch::Device& dev
 torch::jit::IValue call_forward(torch::jit::Module& module, std::vector<torch::jit::IValue> inputs,
                                 const std::string& path, const std::string& who = "torchscript");
 
-// "[1,3,64,64]"
+// "[1, 3, 64, 64]" (inpaint::shape_text of its sizes)
 std::string shape_str(const torch::Tensor& t);
 
 }  // namespace inpaint::detail

@@ -241,12 +241,9 @@ class TorchScriptFill final : public InpaintModel {
       throw Error(ErrorCode::InvalidArgument, "torchscript: '" + o_.path + "' returned a " +
                                                   output.tagKind() + ", expected a tensor");
     auto t = output.toTensor();
-    if (!t.sizes().equals(expected)) {
-      std::string want = "[";
-      for (std::size_t i = 0; i < expected.size(); ++i) want += (i ? "," : "") + std::to_string(expected[i]);
+    if (!t.sizes().equals(expected))
       throw Error(ErrorCode::InvalidArgument, "torchscript: '" + o_.path + "' returned shape " + shape_str(t) +
-                                                  ", expected " + want + "]");
-    }
+                                                  ", expected " + shape_text(expected));
     t = t.to(torch::kFloat32);
     // NaN and infinity survive a sum, so one reduction (no mask tensor) finds them; a sane
     // output is far too small to overflow it.
