@@ -22,12 +22,12 @@ start=$(date +%s)
 say() { echo "gpu-check [$(($(date +%s) - start)) s]: $*"; }
 die() { echo "gpu-check: $*" >&2; exit 1; }
 
-# The torch tests and the targets they need. Until the torch backend is its own target (issue 11:
-# inpaint_torch, tests labelled `torch` in CTest), they live in inpaint_tests and a gtest filter
-# picks them.
-test_binary=inpaint_tests
-test_filter='TorchScript.*:Sam.*:SamMask.*:Mask.*:TorchBridge.*'
-targets=(inpaint inpaint_cli bench_devices "$test_binary")
+# The torch tests: all of inpaint_torch_tests (the tests CTest labels `torch`: TorchScript, Sam,
+# SamMask, TorchBridge) and, from the core tests, the tensor mask path and the backend loader,
+# which loads libinpaint_torch.so built against this torch. Each runs as one process, so LibTorch
+# and CUDA start once per binary rather than once per test as under CTest.
+test_runs=("inpaint_torch_tests:*" "inpaint_tests:Mask.*:Backend.*")
+targets=(inpaint inpaint_torch inpaint_cli bench_devices inpaint_tests inpaint_torch_tests)
 
 # --- what this machine has --------------------------------------------------------------------
 [ -d "$deps/usr/lib/$arch" ] ||
@@ -87,17 +87,6 @@ export PKG_CONFIG_LIBDIR="$deps/usr/lib/$arch/pkgconfig:$deps/usr/share/pkgconfi
 unset PKG_CONFIG_PATH
 pyrun() { LD_LIBRARY_PATH="$orig_ld" "$py" "$@"; }
 
-# Transitional: main links OpenCV imgcodecs until PNG encoding moves to libpng (issue 11).
-# imgcodecs pulls GDAL, poppler, HDF5 and more, far over 48 MiB, so it is not carried.
-opencv_dir="$deps/usr/lib/$arch/cmake/opencv4"
-if grep -Eq 'find_package\(OpenCV[^)]*imgcodecs' cmake/Dependencies.cmake; then
-  [ "$variant" = cuda ] &&
-    die "this tree still needs OpenCV imgcodecs (cmake/Dependencies.cmake), which $deps/ does not carry: merge the libpng change first"
-  [ -d /usr/lib/$arch/cmake/opencv4 ] || die "this tree still needs OpenCV imgcodecs, which neither $deps/ nor this machine has"
-  opencv_dir=/usr/lib/$arch/cmake/opencv4
-  say "WARNING: this tree still needs OpenCV imgcodecs; OpenCV alone comes from this machine's /usr"
-fi
-
 # --- configure and build ----------------------------------------------------------------------
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
@@ -119,7 +108,7 @@ fi
 say "configure ($build/)"
 cmake "${generator[@]}" -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$deps/usr;$torch_prefix" \
-  -DOpenCV_DIR="$opencv_dir" \
+  -DOpenCV_DIR="$deps/usr/lib/$arch/cmake/opencv4" \
   -DGTest_DIR="$deps/usr/lib/$arch/cmake/GTest" \
   -Dnlohmann_json_DIR="$deps/usr/share/cmake/nlohmann_json" \
   -DCLI11_DIR="$deps/usr/share/cmake/CLI11" \
@@ -140,7 +129,7 @@ outside=""
     case "$key:$value" in
       *:"$deps"/*) where=carried ;;
       Torch_DIR:*) where=torch ;;
-      *) where=ELSEWHERE; [ "$key" = OpenCV_DIR ] && [ "$opencv_dir" = "$value" ] && where="system (imgcodecs)" ;;
+      *) where=ELSEWHERE ;;
     esac
     [ "$where" = ELSEWHERE ] && outside+=" $key"
     printf '  %-32s %-10s %s\n' "$key" "$where" "$value"
@@ -154,19 +143,32 @@ if [ -n "$outside" ]; then
 fi
 
 available=$(cmake --build "$build" --target help 2>/dev/null || true)
-grep -qw inpaint_torch <<<"$available" && targets+=(inpaint_torch)
+for target in "${targets[@]}"; do
+  grep -qw "$target" <<<"$available" || die "this tree has no target $target (is INPAINT_WITH_TORCH on?)"
+done
 say "build ${targets[*]} with $jobs jobs"
 cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$logs/build.log" 2>&1 ||
   { grep -m 20 -B2 -A8 'error' "$logs/build.log" || tail -40 "$logs/build.log"; die "build failed (build.log)"; }
-{ echo; echo "libinpaint's libraries as resolved at run time:"; ldd "$build/lib/libinpaint.so" | grep -v '^\s*/'; } >>"$logs/env.log"
+{
+  echo; echo "libinpaint_torch.so's libraries as resolved at run time:"
+  ldd "$build/lib/inpaint/libinpaint_torch.so" | grep -v '^\s*/'
+} >>"$logs/env.log"
 build_s=$(($(date +%s) - start))
 
 # --- tests ------------------------------------------------------------------------------------
-say "tests: $test_binary --gtest_filter=$test_filter"
 tests_ok=1
-timeout 240 "$build/bin/$test_binary" --gtest_filter="$test_filter" --gtest_output="json:$logs/tests.json" \
-  >"$logs/tests.log" 2>&1 || tests_ok=0
+: >"$logs/tests.log"
+rm -f "$build"/gpu-check-tests-*.json
+for run in "${test_runs[@]}"; do
+  binary=${run%%:*} filter=${run#*:}
+  say "tests: $binary --gtest_filter=$filter"
+  timeout 240 "$build/bin/$binary" --gtest_filter="$filter" --gtest_output="json:$build/gpu-check-tests-$binary.json" \
+    >>"$logs/tests.log" 2>&1 || tests_ok=0
+done
 grep -E '^\[  (FAILED|PASSED|SKIPPED) ' "$logs/tests.log" | sort -u | head -20 || true
+# One file for both runs ($OUT brings back at most 8 files).
+pyrun -c 'import json, sys; json.dump({f: json.load(open(f)) for f in sys.argv[2:]}, open(sys.argv[1], "w"), indent=1)' \
+  "$logs/tests.json" "$build"/gpu-check-tests-*.json || tests_ok=0
 
 # --- benchmarks -------------------------------------------------------------------------------
 models="$build/gpu-check-models"
@@ -203,9 +205,9 @@ logs, variant, torch_version, gpu, build_s, tests_ok, bench_ok = sys.argv[1:]
 status = 0
 print(f"\ngpu-check: {variant} variant, torch {torch_version}, {gpu}; configured and built in {build_s} s")
 try:
-    t = json.load(open(f"{logs}/tests.json"))
+    runs = json.load(open(f"{logs}/tests.json"))
     per = Counter()
-    for suite in t["testsuites"]:
+    for suite in (s for t in runs.values() for s in t["testsuites"]):
         for case in suite["testsuite"]:
             r = "failed" if case.get("failures") else ("skipped" if case.get("result") == "SKIPPED" else "passed")
             per[(suite["name"], r)] += 1
