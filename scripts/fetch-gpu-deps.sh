@@ -73,7 +73,7 @@ rm -rf "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/lintian" "$r
 for a in "$root/usr/lib/$arch"/*.a; do
   [ -e "${a%.a}.so" ] && rm -f "$a"
 done
-rm -f "$root/usr/lib/$arch"/libstb.so* "$root/usr/lib/$arch"/libssl.so* "$root/usr/lib/$arch"/libtbbmalloc_proxy.so*
+rm -f "$root/usr/lib/$arch"/libstb.* "$root/usr/lib/$arch"/libssl.so* "$root/usr/lib/$arch"/libtbbmalloc_proxy.so*
 rm -rf "$root/usr/lib/$arch/engines-3" "$root/usr/lib/$arch/ossl-modules"
 keep_modules="core imgproc photo"
 for dir in "$root/usr/include/opencv4/opencv2"/*/; do
