@@ -4,6 +4,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <variant>
+
 #include "convert.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/model.hpp"
@@ -40,10 +42,41 @@ py::array borrowed_array(const ImageView& view) {
   return array;
 }
 
+// The per-call parameters a Python model declares: its optional `parameters` attribute, a dict
+// of name -> default value whose Python type (bool, int, float, str) is the parameter's type.
+std::vector<ParamSpec> declared_parameters(const py::object& model, const std::string& name) {
+  std::vector<ParamSpec> out;
+  if (!py::hasattr(model, "parameters")) return out;
+  py::object declared = model.attr("parameters");
+  if (!py::isinstance<py::dict>(declared))
+    throw Error(ErrorCode::InvalidArgument, "Python model '" + name + "': parameters must be a dict of name -> default");
+  for (auto [key, value] : py::reinterpret_borrow<py::dict>(declared)) {
+    ParamSpec spec;
+    spec.name = py::str(key);
+    if (py::isinstance<py::bool_>(value)) spec.type = ParamType::Bool, spec.default_value = value.cast<bool>();
+    else if (py::isinstance<py::int_>(value)) spec.type = ParamType::Int, spec.default_value = value.cast<std::int64_t>();
+    else if (py::isinstance<py::float_>(value)) spec.type = ParamType::Float, spec.default_value = value.cast<double>();
+    else if (py::isinstance<py::str>(value)) spec.type = ParamType::String, spec.default_value = value.cast<std::string>();
+    else
+      throw Error(ErrorCode::InvalidArgument, "Python model '" + name + "': the default of parameter '" + spec.name +
+                                                  "' must be a bool, int, float or str");
+    out.push_back(std::move(spec));
+  }
+  resolve_params(out, {}, "Python model '" + name + "'");  // checks the declarations themselves
+  return out;
+}
+
+py::object to_python(const ParamValue& value) {
+  return std::visit([](const auto& v) -> py::object { return py::cast(v); }, value);
+}
+
 class PythonModel final : public InpaintModel {
  public:
   PythonModel(std::string name, ModelSpec spec, py::object model)
-      : name_(std::move(name)), spec_(std::move(spec)), model_(std::move(model)) {}
+      : name_(std::move(name)), spec_(std::move(spec)), model_(std::move(model)),
+        parameters_(declared_parameters(model_, name_)) {}
+
+  std::vector<ParamSpec> parameters() const override { return parameters_; }
 
   ~PythonModel() override {
     py::gil_scoped_acquire gil;
@@ -60,7 +93,9 @@ class PythonModel final : public InpaintModel {
     try {
       py::array image = borrowed_array(request.image);
       py::array mask = borrowed_array(request.mask);
-      result = model_.attr("inpaint")(image, mask, request.prompt);
+      py::dict params;
+      for (const auto& [key, value] : request.params.values()) params[py::str(key)] = to_python(value);
+      result = model_.attr("inpaint")(image, mask, request.prompt, **params);
       // The views must not outlive the call: a model that kept one would read freed memory.
       int returned = result.is(image) ? 1 : 0;  // an unchanged input handed back is no leak
       if (image.ref_count() > 1 + returned || mask.ref_count() > 1)
@@ -106,6 +141,7 @@ class PythonModel final : public InpaintModel {
   std::string name_;
   ModelSpec spec_;
   py::object model_;
+  std::vector<ParamSpec> parameters_;
 };
 
 }  // namespace
@@ -151,7 +187,9 @@ void bind_user_models(py::module_& m) {
       "read-only uint8 (H, W, 3) view and mask a (H, W) view (255 = hole), valid only during the call.\\n"
       "It runs inside fill()/run() with the GIL taken only around the call, so the library's own\\n"
       "work (decoding, clean-up, compositing, encoding) runs without it; its exceptions reach the\\n"
-      "caller unchanged. A wrong return (None, another dtype or shape) is InvalidArgumentError.");
+      "caller unchanged. A wrong return (None, another dtype or shape) is InvalidArgumentError. An\n"
+      "optional attribute `parameters`, a dict of name -> default (bool, int, float or str), declares\n"
+      "the per-call parameters it takes (fill(..., params={...})): they arrive as keyword arguments.");
 }
 
 }  // namespace inpaint::python

@@ -188,3 +188,31 @@ def test_registration_errors():
     inpaint.register_model(nothing, lambda: None)
     with pytest.raises(inpaint.InvalidArgumentError, match="without an inpaint"):
         inpaint.Model(nothing)
+
+
+def test_per_call_parameters_reach_a_python_model():
+    name = unique("seeded")
+
+    class Seeded:
+        parameters = {"value": 10, "strength": 0.5, "tag": "x"}
+
+        def __init__(self):
+            self.seen = []
+
+        def inpaint(self, image, mask, prompt, value, strength, tag):
+            self.seen.append((value, strength, tag))
+            return np.full(image.shape, value, np.uint8)
+
+    inpaint.register_model(name, Seeded)
+    model = inpaint.Model(name)
+    assert [(p["name"], p["type"], p["default"]) for p in model.parameters()] == [
+        ("value", "int", 10), ("strength", "float", 0.5), ("tag", "string", "x")]
+    image, mask = photo(), hole()
+    out = inpaint.fill(model, image, mask, clean=False, feather_px=0, params={"value": 33}).image
+    assert (out[mask == 255] == 33).all()
+    out = inpaint.fill(model, image, mask, clean=False, feather_px=0).image
+    assert (out[mask == 255] == 10).all()
+    with pytest.raises(inpaint.InvalidArgumentError, match="value"):
+        inpaint.fill(model, image, mask, params={"value": 1.5})
+    with pytest.raises(inpaint.InvalidArgumentError, match="seed"):
+        inpaint.fill(model, image, mask, params={"seed": 1})
