@@ -3,6 +3,8 @@ CancelToken that stops fill() and run() from another thread.
 
 Run with the built package on the path: PYTHONPATH=build/python /usr/bin/python3 -m pytest tests/python
 """
+import subprocess
+import sys
 import threading
 import time
 
@@ -55,13 +57,25 @@ def test_lama_module_from_python(modules):
     assert "contract=lama" in model.spec and "device=cpu" in model.spec and "warmup=1" in model.spec
     info = model.load_info
     assert info["device"] == "cpu" and info["load_ms"] > 0 and info["warmup_ms"] > 0
-    assert inpaint.Model("telea").load_info == {"device": "cpu", "load_ms": 0.0, "warmup_ms": 0.0}
+    assert inpaint.Model("telea").load_info == {"device": "cpu", "load_ms": 0.0, "warmup_ms": 0.0, "backend_ms": 0.0}
+
     assert model.ready is True and inpaint.Model("telea").ready is True
     image, mask = _photo(37, 53), _hole(37, 53, (10, 5, 30, 20))
     out = inpaint.fill(model, image, mask, clean=False, feather_px=0).image
     hole = mask > 127
     assert np.array_equal(out[hole], 255 - image[hole])
     assert np.array_equal(out[~hole], image[~hole])
+
+
+def test_the_first_torch_model_reports_loading_the_backend(modules):
+    # A fresh process: the first torch model pays for loading the backend, the next does not.
+    code = (f"import inpaint; spec = 'torchscript:path={modules['lama']},device=cpu';"
+            "a = inpaint.Model(spec).load_info; b = inpaint.Model(spec).load_info;"
+            "print(a['backend_ms'], b['backend_ms'], inpaint.backends()[0]['load_ms'])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    first, second, status = map(float, r.stdout.split())
+    assert first > 0 and second == 0 and first == status, r.stdout
 
 
 def test_migan_module_from_python(modules):
