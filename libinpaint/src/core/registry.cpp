@@ -96,7 +96,8 @@ std::shared_ptr<const void> RegistryCore::factory_for(const ModelSpec& spec) con
     // Checked here, before the factory runs, so that what the listing says a model takes is
     // exactly what it accepts, for user models as for the built-in ones.
     std::string unknown;
-    for (const auto& [key, value] : spec.params) {
+    for (const auto& param : spec.params) {
+      const std::string& key = param.first;  // not a structured binding: C++17 lambdas cannot capture one
       auto& keys = entry.info.keys;
       if (std::none_of(keys.begin(), keys.end(), [&](const SpecKey& k) { return k.name == key; }))
         unknown += (unknown.empty() ? "" : ", ") + printable(key, 60);
