@@ -200,7 +200,9 @@ CallParams resolve_params(const std::vector<ParamSpec>& declared, const CallPara
       throw Error(ErrorCode::Internal, owner + " declares a bad default: " + e.what());
     }
   }
-  for (const auto& [name, value] : given.values()) {
+  for (const auto& entry : given.values()) {
+    const std::string& name = entry.first;  // not a structured binding: C++17 lambdas cannot capture one
+    const ParamValue& value = entry.second;
     auto spec = std::find_if(declared.begin(), declared.end(), [&](const ParamSpec& s) { return s.name == name; });
     if (spec == declared.end())
       bad_param(owner + " takes no parameter " + detail::quoted(name) + " (it takes " +
