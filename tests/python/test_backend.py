@@ -131,14 +131,14 @@ def test_cli_with_a_missing_backend_fails_cleanly(tmp_path):
 
 @pytest.mark.parametrize("name", ["libinpaint.so", "libinpaint_c.so", "_core", "inpaint"])
 def test_library_files_do_not_link_libtorch(name):
-    build = CLI.parent.parent
-    candidates = {
+    # The build tree that holds this _core (build/python/inpaint/_core*.so), whatever runs the CLI.
+    build = Path(inpaint._core.__file__).resolve().parents[2]
+    path = {
         "libinpaint.so": build / "lib" / "libinpaint.so",
         "libinpaint_c.so": build / "lib" / "libinpaint_c.so",
         "_core": Path(inpaint._core.__file__),
-        "inpaint": CLI,
-    }
-    path = candidates[name]
+        "inpaint": build / "bin" / "inpaint",
+    }[name]
     if not path.exists():
         pytest.skip(f"{path} is not built")
     dynamic = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True, check=True).stdout
