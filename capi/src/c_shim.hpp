@@ -114,6 +114,15 @@ int c_enum(const E& value) {
       std::memcpy(&(out).field, &(user)->field, sizeof((user)->field)); /* arrays too */   \
   } while (0)
 
+// Error(InvalidArgument) unless the caller's struct (argument `argument` of `function`) has a
+// struct_size the library can read: 1 up to the library's own size. `init` names its _init.
+template <class Struct>
+void require_struct_size(const Struct* user, const char* function, const char* argument, const char* init) {
+  if (user->struct_size == 0 || user->struct_size > sizeof(Struct))
+    invalid(std::string(function) + ": " + argument + "->struct_size is " + std::to_string(user->struct_size) +
+            ", expected 1.." + std::to_string(sizeof(Struct)) + " (fill it with " + init + ")");
+}
+
 // The defaults, after checking that a caller's struct_size is one the library can read.
 template <class Params>
 Params defaults_for(const Params* user, void (*init)(Params*), const char* name) {

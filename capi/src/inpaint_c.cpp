@@ -227,9 +227,7 @@ inpaint::LabelWaitPolicy label_wait_policy(const inpaint_label_wait_params* user
 }
 
 void check_timings_size(const inpaint_timings* timings, const char* function) {
-  if (timings && (timings->struct_size == 0 || timings->struct_size > sizeof(inpaint_timings)))
-    invalid(std::string(function) + ": out_timings->struct_size is " + std::to_string(timings->struct_size) +
-            ", expected 1.." + std::to_string(sizeof(inpaint_timings)) + " (fill it with inpaint_timings_init)");
+  if (timings) require_struct_size(timings, function, "out_timings", "inpaint_timings_init");
 }
 
 // The C struct's field for each entry of inpaint::kStageFields, in the same order (checked at
@@ -489,10 +487,7 @@ inpaint_status inpaint_model_get_load_info(const inpaint_model* model, inpaint_m
   return guarded([&] {
     require(model, "inpaint_model_get_load_info", "model");
     require(out_info, "inpaint_model_get_load_info", "out_info");
-    if (out_info->struct_size == 0 || out_info->struct_size > sizeof(inpaint_model_load_info))
-      invalid("inpaint_model_get_load_info: out_info->struct_size is " + std::to_string(out_info->struct_size) +
-              ", expected 1.." + std::to_string(sizeof(inpaint_model_load_info)) +
-              " (fill it with inpaint_model_load_info_init)");
+    require_struct_size(out_info, "inpaint_model_get_load_info", "out_info", "inpaint_model_load_info_init");
     // Only the fields the caller's (possibly older, shorter) struct holds are written.
     inpaint_model_load_info all;
     all.struct_size = out_info->struct_size;
@@ -555,9 +550,7 @@ inpaint_status inpaint_model_param_get(const inpaint_model* model, size_t index,
     const char* fn = "inpaint_model_param_get";
     require(model, fn, "model");
     require(out_info, fn, "out_info");
-    if (out_info->struct_size == 0 || out_info->struct_size > sizeof(inpaint_param_info))
-      invalid(std::string(fn) + ": out_info->struct_size is " + std::to_string(out_info->struct_size) + ", expected 1.." +
-              std::to_string(sizeof(inpaint_param_info)) + " (fill it with inpaint_param_info_init)");
+    require_struct_size(out_info, fn, "out_info", "inpaint_param_info_init");
     if (index >= model->parameters.size())
       invalid(std::string(fn) + ": index " + std::to_string(index) + " is out of range (model '" + model->spec +
               "' declares " + std::to_string(model->parameters.size()) + ")");
@@ -896,9 +889,7 @@ namespace {
 
 void fill_tensor_info(const std::string& name, const inpaint::HostTensor& tensor, inpaint_tensor_info* out,
                       const char* function) {
-  if (out->struct_size == 0 || out->struct_size > sizeof(inpaint_tensor_info))
-    invalid(std::string(function) + ": out_info->struct_size is " + std::to_string(out->struct_size) +
-            ", expected 1.." + std::to_string(sizeof(inpaint_tensor_info)) + " (fill it with inpaint_tensor_info_init)");
+  require_struct_size(out, function, "out_info", "inpaint_tensor_info_init");
   inpaint_tensor_info all;
   all.struct_size = out->struct_size;
   all.name = name.c_str();
@@ -1121,9 +1112,7 @@ inpaint_status inpaint_store_stats_get(const inpaint_store* store, size_t tier, 
   return guarded([&] {
     require(store, "inpaint_store_stats_get", "store");
     require(out_stats, "inpaint_store_stats_get", "out_stats");
-    if (out_stats->struct_size == 0 || out_stats->struct_size > sizeof(inpaint_store_stats))
-      invalid("inpaint_store_stats_get: out_stats->struct_size is " + std::to_string(out_stats->struct_size) +
-              ", expected 1.." + std::to_string(sizeof(inpaint_store_stats)) + " (fill it with inpaint_store_stats_init)");
+    require_struct_size(out_stats, "inpaint_store_stats_get", "out_stats", "inpaint_store_stats_init");
     inpaint::StoreStats stats = store->store->stats();
     if (tier > stats.tiers.size())
       invalid("inpaint_store_stats_get: tier " + std::to_string(tier) + " is out of range (0 = the store, 1.." +

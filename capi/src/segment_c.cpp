@@ -29,11 +29,6 @@ void copy_truncated(char (&out)[N], const std::string& text) {
   std::snprintf(out, N, "%s", text.c_str());
 }
 
-void check_struct_size(std::size_t struct_size, std::size_t library_size, const char* function, const char* name) {
-  if (struct_size == 0 || struct_size > library_size)
-    invalid(std::string(function) + ": " + name + "->struct_size is " + std::to_string(struct_size) +
-            ", expected 1.." + std::to_string(library_size));
-}
 
 inpaint::SegmentPrompt segment_prompt(const inpaint_segment_params* user) {
   inpaint_segment_params p = defaults_for(user, inpaint_segment_params_init, "inpaint_segment_params");
@@ -107,8 +102,8 @@ inpaint_status inpaint_segmenter_get_capabilities(const inpaint_segmenter* segme
   return guarded([&] {
     require(segmenter, "inpaint_segmenter_get_capabilities", "segmenter");
     require(out_capabilities, "inpaint_segmenter_get_capabilities", "out_capabilities");
-    check_struct_size(out_capabilities->struct_size, sizeof(inpaint_segmenter_capabilities),
-                      "inpaint_segmenter_get_capabilities", "out_capabilities");
+    require_struct_size(out_capabilities, "inpaint_segmenter_get_capabilities", "out_capabilities",
+                        "inpaint_segmenter_capabilities_init");
     const auto& c = segmenter->capabilities;
     inpaint_segmenter_capabilities all;
     all.struct_size = out_capabilities->struct_size;
@@ -172,7 +167,7 @@ inpaint_status inpaint_segmenter_encode(const inpaint_segmenter* segmenter, cons
     const char* fn = "inpaint_segmenter_encode";
     require(segmenter, fn, "segmenter");
     require(out_encoding, fn, "out_encoding");
-    if (out_outcome) check_struct_size(out_outcome->struct_size, sizeof(inpaint_encode_outcome), fn, "out_outcome");
+    if (out_outcome) require_struct_size(out_outcome, fn, "out_outcome", "inpaint_encode_outcome_init");
     inpaint::ImageView rgb = image_view(image, fn, "image", 3, 3);
     inpaint::EncodeOutcome outcome;
     auto handle = std::make_unique<inpaint_encoding>();
@@ -238,7 +233,7 @@ inpaint_status inpaint_segmentation_mask(const inpaint_segmentation* segmentatio
     const char* fn = "inpaint_segmentation_mask";
     require(segmentation, fn, "segmentation");
     require(out_mask, fn, "out_mask");
-    check_struct_size(out_mask->struct_size, sizeof(inpaint_segment_mask), fn, "out_mask");
+    require_struct_size(out_mask, fn, "out_mask", "inpaint_segment_mask_init");
     const auto& masks = segmentation->result.masks;
     if (index >= masks.size())
       invalid(std::string(fn) + ": index " + std::to_string(index) + " is out of range (there are " +

@@ -75,10 +75,7 @@ inpaint_status inpaint_register_model(const char* name, const char* description,
   return guarded([&] {
     require(name, "inpaint_register_model", "name");
     require(callbacks, "inpaint_register_model", "callbacks");
-    if (callbacks->struct_size == 0 || callbacks->struct_size > sizeof(inpaint_model_callbacks))
-      invalid("inpaint_register_model: callbacks->struct_size is " + std::to_string(callbacks->struct_size) +
-              ", expected 1.." + std::to_string(sizeof(inpaint_model_callbacks)) +
-              " (fill it with inpaint_model_callbacks_init)");
+    require_struct_size(callbacks, "inpaint_register_model", "callbacks", "inpaint_model_callbacks_init");
     inpaint_model_callbacks table{};
     std::memcpy(&table, callbacks, callbacks->struct_size);  // an older, shorter table: the rest stays NULL
     if (!table.fill) invalid("inpaint_register_model: callbacks->fill is NULL");
