@@ -13,7 +13,9 @@
 #include "core/timer.hpp"
 #include "inpaint/backend.hpp"
 #include "inpaint/error.hpp"
+#include "effects/effects_internal.hpp"
 #include "mask/mask_ops.hpp"
+#include "matte/builtin.hpp"
 #include "models/builtin.hpp"
 #include "segment/builtin.hpp"
 
@@ -157,6 +159,17 @@ std::unique_ptr<Segmenter> make_sam_segmenter(const ModelSpec& spec) {
 cv::Mat clean_binary_tensor(const cv::Mat& binary, const MaskCleanOptions& options, const std::string& device) {
   return with_backend("the tensor mask backend",
                       [&](const TorchBackendApi& api, double) { return api.clean_binary_mask(binary, options, device); });
+}
+
+std::unique_ptr<Matter> make_salient_matter(const ModelSpec& spec) {
+  return with_backend("matter 'salient'", [&](const TorchBackendApi& api, double load_ms) { return api.make_salient(spec, load_ms); });
+}
+
+EffectsResult render_effects_tensor(const ImageView& rgb, const ImageView& alpha, const std::vector<Effect>& effects,
+                                    const CallParams& params, const std::string& device, const RunControl* control) {
+  return with_backend("the tensor effects path", [&](const TorchBackendApi& api, double) {
+    return api.render_effects(rgb, alpha, effects, params, device, control);
+  });
 }
 
 }  // namespace detail

@@ -9,14 +9,16 @@
 
 #include <opencv2/core.hpp>
 
+#include "inpaint/effects.hpp"
 #include "inpaint/mask.hpp"
+#include "inpaint/matte.hpp"
 #include "inpaint/model.hpp"
 #include "inpaint/segment.hpp"
 
 namespace inpaint::detail {
 
 // Bump whenever TorchBackendApi, or a library type that crosses it, changes layout or meaning.
-constexpr std::uint32_t kTorchBackendApiVersion = 1;
+constexpr std::uint32_t kTorchBackendApiVersion = 2;
 
 #ifdef _GLIBCXX_USE_CXX11_ABI
 constexpr int kCxx11Abi = _GLIBCXX_USE_CXX11_ABI;
@@ -34,6 +36,10 @@ struct TorchBackendApi {
   std::unique_ptr<Segmenter> (*make_sam)(const ModelSpec& spec, double backend_ms);
   // The tensor mask path on a binary (0/255) crop; see clean_binary_tensor in mask/mask_ops.hpp.
   cv::Mat (*clean_binary_mask)(const cv::Mat& binary, const MaskCleanOptions& options, const std::string& device);
+  std::unique_ptr<Matter> (*make_salient)(const ModelSpec& spec, double backend_ms);
+  // The tensor path of render_effects; params already resolved against effect_parameters().
+  EffectsResult (*render_effects)(const ImageView& rgb, const ImageView& alpha, const std::vector<Effect>& effects,
+                                  const CallParams& params, const std::string& device, const RunControl* control);
 };
 
 // The backend's one exported symbol: extern "C" const TorchBackendApi* inpaint_torch_backend(void).

@@ -4,7 +4,9 @@
 
 #include <opencv2/core.hpp>
 
+#include "inpaint/effects.hpp"
 #include "inpaint/mask.hpp"
+#include "inpaint/matte.hpp"
 #include "inpaint/model.hpp"
 #include "inpaint/segment.hpp"
 
@@ -14,5 +16,9 @@ std::unique_ptr<InpaintModel> make_torchscript(const ModelSpec& spec, double bac
 std::unique_ptr<Segmenter> make_sam(const ModelSpec& spec, double backend_ms);            // sam.cpp
 cv::Mat clean_binary_mask(const cv::Mat& binary, const MaskCleanOptions& options,
                           const std::string& device);                                     // mask_tensor.cpp
+std::unique_ptr<Matter> make_salient(const ModelSpec& spec, double backend_ms);            // salient.cpp
+EffectsResult render_effects(const ImageView& rgb, const ImageView& alpha, const std::vector<Effect>& effects,
+                             const CallParams& params, const std::string& device,
+                             const RunControl* control);                                   // effects_tensor.cpp
 
 }  // namespace inpaint::torch_backend

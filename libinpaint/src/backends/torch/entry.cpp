@@ -14,6 +14,8 @@ extern "C" __attribute__((visibility("default"))) const inpaint::detail::TorchBa
       &inpaint::torch_backend::make_torchscript,
       &inpaint::torch_backend::make_sam,
       &inpaint::torch_backend::clean_binary_mask,
+      &inpaint::torch_backend::make_salient,
+      &inpaint::torch_backend::render_effects,
   };
   return &api;
 }
