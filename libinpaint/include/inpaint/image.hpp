@@ -106,7 +106,8 @@ struct EncodeOptions {
 };
 
 // Encodes an RGB (3) or grey (1) image; with a non-empty alpha view the PNG gets 4 (or 2)
-// channels. JPEG has no alpha: passing one is an error.
+// channels. RGBA (4) and grey+alpha (2) images carry their own alpha (PNG only, no alpha view).
+// JPEG has no alpha: passing one is an error.
 INPAINT_CXX_API std::vector<std::uint8_t> encode_image(const ImageView& image,
                                                        const EncodeOptions& options,
                                                        const ImageView& alpha = {});

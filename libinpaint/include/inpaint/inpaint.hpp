@@ -1,11 +1,14 @@
 #pragma once
 // Everything of the C++ API in one include.
 #include "inpaint/backend.hpp"
+#include "inpaint/cutout.hpp"
+#include "inpaint/effects.hpp"
 #include "inpaint/encoding.hpp"
 #include "inpaint/error.hpp"
 #include "inpaint/image.hpp"
 #include "inpaint/label_wait.hpp"
 #include "inpaint/mask.hpp"
+#include "inpaint/matte.hpp"
 #include "inpaint/model.hpp"
 #include "inpaint/params.hpp"
 #include "inpaint/pipeline.hpp"

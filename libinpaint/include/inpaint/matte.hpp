@@ -39,9 +39,12 @@ class INPAINT_CXX_API Matter {
   virtual ModelLoadInfo load_info() const;
   // The model's output at its working size. rgb: 3 channels, not empty.
   virtual MattePrediction predict(const ImageView& rgb, const RunControl* control = nullptr) const = 0;
-  // predict(), scaled back to rgb's size (bilinear, as the model's contract says) and quantised
-  // (round(255 * value)).
-  virtual MatteResult matte(const ImageView& rgb, const RunControl* control = nullptr) const = 0;
+  // A prediction's map scaled to width x height (bilinear, as the model's contract says) and
+  // quantised (round(255 * value)). By default half-pixel-centred bilinear (OpenCV's INTER_LINEAR,
+  // torch's align_corners=False). Mattes kept in a store are maps, finished by this on reuse.
+  virtual Image alpha_from_map(const HostTensor& map, int width, int height) const;
+  // predict() then alpha_from_map() to rgb's size; a matter may do both on its device.
+  virtual MatteResult matte(const ImageView& rgb, const RunControl* control = nullptr) const;
 };
 
 // The registry of matters (see BasicRegistry in registry.hpp for add, contains, list, create).

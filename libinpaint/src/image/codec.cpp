@@ -242,9 +242,11 @@ bool write_png_rows(png_structp png, png_infop info, const ImageView& image, con
   // libpng's own default for image data is Z_FILTERED, which on photos made level 6 files 10%
   // larger and 20% slower than zlib's default strategy (what OpenCV's encoder, used before, set).
   png_set_compression_strategy(png, Z_DEFAULT_STRATEGY);
-  const bool has_alpha = !alpha.empty();
-  const int colour = image.channels == 1 ? (has_alpha ? PNG_COLOR_TYPE_GRAY_ALPHA : PNG_COLOR_TYPE_GRAY)
-                                         : (has_alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB);
+  const bool has_alpha = !alpha.empty();  // a separate alpha plane, interleaved here
+  const bool with_alpha = has_alpha || image.channels == 2 || image.channels == 4;
+  const bool grey = image.channels <= 2;
+  const int colour = grey ? (with_alpha ? PNG_COLOR_TYPE_GRAY_ALPHA : PNG_COLOR_TYPE_GRAY)
+                          : (with_alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB);
   png_set_IHDR(png, info, png_uint_32(image.width), png_uint_32(image.height), 8, colour, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
@@ -413,8 +415,13 @@ Image decode_mask(const std::uint8_t* bytes, std::size_t size, const DecodeOptio
 
 std::vector<std::uint8_t> encode_image(const ImageView& image, const EncodeOptions& options, const ImageView& alpha) {
   if (image.empty()) throw Error(ErrorCode::InvalidArgument, "encode: image is empty");
-  if (image.channels != 1 && image.channels != 3)
-    throw Error(ErrorCode::InvalidArgument, "encode: image must have 1 or 3 channels, got " + std::to_string(image.channels));
+  if (image.channels < 1 || image.channels > 4)
+    throw Error(ErrorCode::InvalidArgument, "encode: image must have 1 to 4 channels, got " + std::to_string(image.channels));
+  const bool own_alpha = image.channels == 2 || image.channels == 4;  // grey+alpha, RGBA
+  if (own_alpha && !alpha.empty())
+    throw Error(ErrorCode::InvalidArgument, "encode: an image with its own alpha channel takes no separate alpha");
+  if (own_alpha && options.format == ImageFormat::Jpeg)
+    throw Error(ErrorCode::InvalidArgument, "JPEG has no alpha channel; encode as PNG");
   if (!alpha.empty() && (alpha.channels != 1 || alpha.width != image.width || alpha.height != image.height))
     throw Error(ErrorCode::InvalidArgument, "encode: alpha must be one channel of the image's size");
   if (options.format == ImageFormat::Jpeg) {

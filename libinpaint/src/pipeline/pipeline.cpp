@@ -13,6 +13,7 @@
 #include "core/cv_bridge.hpp"
 #include "core/text.hpp"
 #include "core/timer.hpp"
+#include "pipeline/out_of_memory.hpp"
 #include "mask/mask_ops.hpp"
 #include "inpaint/error.hpp"
 
@@ -449,29 +450,6 @@ Image run_fitted(const ModelCall& call, const ImageView& image, const ImageView&
   return out;
 }
 
-// A photo within max_pixels can still need more memory than the process may have (a container
-// limit, RLIMIT_AS). std::bad_alloc and OpenCV's out-of-memory error become one clear TooLarge.
-template <typename Work>
-auto translating_out_of_memory(int width, int height, Work&& work) {
-  auto fail = [&] {
-    return Error(ErrorCode::TooLarge, "out of memory while filling a " + std::to_string(width) + "x" +
-                                          std::to_string(height) +
-                                          " photo; lower max_pixels or allow the process more memory");
-  };
-  try {
-    return work();
-  } catch (const std::bad_alloc&) {
-    throw fail();
-  } catch (const std::system_error& e) {
-    // No memory left for a worker thread's stack.
-    if (e.code() == std::errc::resource_unavailable_try_again) throw fail();
-    throw Error(ErrorCode::Internal, std::string("system error: ") + e.what());
-  } catch (const cv::Exception& e) {
-    if (e.code == cv::Error::StsNoMem) throw fail();
-    throw Error(ErrorCode::Internal, std::string("OpenCV: ") + e.what());
-  }
-}
-
 ImageView sub_view(const ImageView& v, const cv::Rect& r) {
   return {v.row(r.y) + std::size_t(r.x) * v.channels, r.width, r.height, v.channels, v.row_bytes()};
 }
@@ -602,7 +580,7 @@ PipelineResult fill_image(const InpaintModel& model, const ImageView& rgb, const
   ModelCall call = prepare_call(model, options);
   check_rgb(rgb);
   check_run(options.control, "before the fill");
-  return translating_out_of_memory(rgb.width, rgb.height, [&] {
+  return detail::translating_out_of_memory("filling", rgb.width, rgb.height, [&] {
     detail::Stopwatch clock;
     PipelineResult result;
     result.image = Image::copy_of(rgb);
@@ -692,7 +670,7 @@ PipelineResult run_pipeline(const InpaintModel& model, const std::uint8_t* image
   ModelCall call = prepare_call(model, options);  // a bad parameter fails before any decoding
   detail::Stopwatch total;
   ImageInfo info = probe_image(image, image_size, options.decode);  // a bad header fails before any work
-  return translating_out_of_memory(info.width, info.height, [&] {
+  return detail::translating_out_of_memory("filling", info.width, info.height, [&] {
     return decode_fill_encode(call, image, image_size, mask, mask_size, options, info, total);
   });
 }

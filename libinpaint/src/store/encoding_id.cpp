@@ -55,6 +55,12 @@ std::string detail::sha256_of_files(const std::vector<std::string>& paths) {
   return sha.hex();
 }
 
+std::string detail::sha256_hex(const void* data, std::size_t size) {
+  Sha256 sha;
+  sha.update(data, size);
+  return sha.hex();
+}
+
 std::string pixel_sha256(const ImageView& pixels) {
   if (pixels.empty() || pixels.channels <= 0)
     throw Error(ErrorCode::InvalidArgument, "pixel_sha256: the image is empty");
