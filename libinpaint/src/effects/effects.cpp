@@ -202,15 +202,23 @@ cv::Mat block_mean(const cv::Mat& src, int factor) {
   for (int by = 0; by < sh; ++by) {
     std::fill(acc.begin(), acc.end(), 0.f);
     for (int dy = 0; dy < factor; ++dy) {
-      int y = std::min(by * factor + dy, h - 1);
-      for (int x = 0; x < sw * factor; ++x) {
-        int sx = std::min(x, w - 1);
-        float* a = &acc[std::size_t(x / factor) * cn];
+      const int y = std::min(by * factor + dy, h - 1);
+      // Whole blocks without a division per pixel; the padding repeats the last column.
+      for (int bx = 0; bx < sw; ++bx) {
+        float* a = &acc[std::size_t(bx) * cn];
+        const int x0 = bx * factor, x1 = std::min(x0 + factor, w), repeat = x0 + factor - x1;
         if (src.depth() == CV_8U) {
-          const std::uint8_t* p = src.ptr<std::uint8_t>(y) + std::size_t(sx) * cn;
-          for (int c = 0; c < cn; ++c) a[c] += p[c];
+          const std::uint8_t* p = src.ptr<std::uint8_t>(y);
+          for (int c = 0; c < cn; ++c) {
+            int total = 0;
+            for (int x = x0; x < x1; ++x) total += p[std::size_t(x) * cn + c];
+            a[c] += float(total + repeat * p[std::size_t(w - 1) * cn + c]);
+          }
         } else {
-          a[0] += src.ptr<float>(y)[sx];
+          const float* p = src.ptr<float>(y);
+          float total = 0;
+          for (int x = x0; x < x1; ++x) total += p[x];
+          a[0] += total + float(repeat) * p[w - 1];
         }
       }
     }
