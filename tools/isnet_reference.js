@@ -4,10 +4,11 @@
 // installs it into the model cache. It is found through --node-modules DIR, else the environment
 // variable INPAINT_NODE_MODULES, else $CACHE/node/node_modules with CACHE as in that script.
 //
-//   node tools/isnet_reference.js forward MODEL.onnx IN.f32 OUT.f32 [--threads 2] [--repeat N] [--shape 1,3,1024,1024]
+//   node tools/isnet_reference.js forward MODEL.onnx IN.f32 OUT.f32 [IN2.f32 OUT2.f32 ...] [--threads 2] [--repeat N] [--shape 1,3,1024,1024]
 //     IN: raw little-endian float32 of the given shape. Writes the output named "output" (else the
-//     first output) as raw float32. With --repeat N, times N more forwards after that one (which is
-//     the warm-up) and prints {"median_ms":..., "runs_ms":[...]} on stdout.
+//     first output) as raw float32. More IN/OUT pairs reuse the session (tests start one process).
+//     With --repeat N, times N more forwards of the first input after its first one (the warm-up)
+//     and prints {"median_ms":..., "runs_ms":[...]} on stdout.
 //
 //   node tools/isnet_reference.js alpha MODEL.onnx IN.rgb WIDTH HEIGHT OUT.u8 [--threads 2]
 //     IN: raw RGB8 pixels, row-major. Writes WIDTH*HEIGHT bytes of alpha, computed the way
@@ -37,7 +38,7 @@ const path = require('path');
 
 function usage(message) {
   if (message) process.stderr.write(`isnet_reference: ${message}\n`);
-  process.stderr.write('usage: isnet_reference.js forward MODEL.onnx IN.f32 OUT.f32 [--threads N] [--repeat N] [--shape 1,3,H,W]\n' +
+  process.stderr.write('usage: isnet_reference.js forward MODEL.onnx IN.f32 OUT.f32 [IN OUT ...] [--threads N] [--repeat N] [--shape 1,3,H,W]\n' +
                        '       isnet_reference.js alpha MODEL.onnx IN.rgb WIDTH HEIGHT OUT.u8 [--threads N]\n' +
                        '       (both take --node-modules DIR; default $INPAINT_NODE_MODULES or $CACHE/node/node_modules)\n');
   process.exit(2);
@@ -135,13 +136,16 @@ async function main() {
   const [command, ...rest] = process.argv.slice(2);
   const { positional, options } = parseArgs(rest);
   if (command === 'forward') {
-    if (positional.length !== 3) usage('forward takes MODEL.onnx IN.f32 OUT.f32');
-    const [model, input, output] = positional;
+    if (positional.length < 3 || positional.length % 2 !== 1) usage('forward takes MODEL.onnx IN.f32 OUT.f32 [IN OUT ...]');
+    const [model, ...files] = positional;
     const ort = loadOrt(options.nodeModules);
-    const data = readFloat32(input, options.shape.reduce((a, b) => a * b, 1));
     const session = await openSession(ort, model, options.threads);
-    const result = await forward(ort, session, data, options.shape);
-    writeFloat32(output, result.data);
+    let data;
+    for (let i = 0; i < files.length; i += 2) {
+      const input = readFloat32(files[i], options.shape.reduce((a, b) => a * b, 1));
+      data = data || input;
+      writeFloat32(files[i + 1], (await forward(ort, session, input, options.shape)).data);
+    }
     if (options.repeat > 0) {
       const runs = [];
       for (let i = 0; i < options.repeat; i++) {
