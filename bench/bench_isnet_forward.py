@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 import onnx2torchscript  # noqa: E402
-import test_models  # noqa: E402
+import model_cache  # noqa: E402
 
 
 def time_torch(module, x, runs):
@@ -47,7 +47,7 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    onnx_path = test_models.cache_dir() / "isnet" / "isnet-medium.onnx"
+    onnx_path = model_cache.cache_dir() / "isnet" / "isnet-medium.onnx"
     if not onnx_path.exists():
         sys.exit(f"bench_isnet_forward: {onnx_path} missing (run scripts/get-test-models.sh)")
     torch.set_num_threads(args.threads)
@@ -59,7 +59,7 @@ def main():
         x.numpy().astype("<f4").tofile(src)
         out = subprocess.run(["node", str(ROOT / "tools" / "isnet_reference.js"), "forward", str(onnx_path), str(src),
                               str(dst), "--threads", str(args.threads), "--repeat", str(args.runs),
-                              "--node-modules", str(test_models.node_modules())],
+                              "--node-modules", str(model_cache.node_modules())],
                              check=True, capture_output=True, text=True).stdout
         results["onnxruntime-node 1.17.0 (fp16 ONNX)"] = json.loads(out)["runs_ms"]
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-import test_models
+import model_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT.parent / "shared" / "data" / "inpaint-dev"
@@ -28,9 +28,9 @@ def preprocess(path):
 
 
 def test_torchscript_matches_onnxruntime(tmp_path):
-    cache = test_models.cache_dir() / "isnet"
+    cache = model_cache.cache_dir() / "isnet"
     onnx_path, pt_path = cache / "isnet-medium.onnx", cache / "isnet-medium.pt"
-    test_models.require(onnx_path, pt_path, test_models.node_modules() / "onnxruntime-node")
+    model_cache.require(onnx_path, pt_path, model_cache.node_modules() / "onnxruntime-node")
     if shutil.which("node") is None:
         pytest.fail("node is not installed")
     inputs = [preprocess(DATA_DIR / name) for name in PHOTOS]
@@ -41,7 +41,7 @@ def test_torchscript_matches_onnxruntime(tmp_path):
         x.astype("<f4").tofile(tmp_path / f"in{i}.f32")
         pairs += [str(tmp_path / f"in{i}.f32"), str(tmp_path / f"out{i}.f32")]
     subprocess.run(["node", str(ROOT / "tools" / "isnet_reference.js"), "forward", str(onnx_path), *pairs,
-                    "--threads", "2", "--node-modules", str(test_models.node_modules())], check=True, timeout=600)
+                    "--threads", "2", "--node-modules", str(model_cache.node_modules())], check=True, timeout=600)
 
     torch.set_num_threads(2)
     model = torch.jit.load(str(pt_path)).eval()

@@ -12,7 +12,7 @@ import torch  # noqa: E402
 from onnx import TensorProto as T  # noqa: E402
 from onnx import helper  # noqa: E402
 
-import test_models  # noqa: E402
+import model_cache  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "onnx2torchscript.py"
@@ -55,7 +55,7 @@ def test_unsupported_attribute_values_are_named(tmp_path, case):
 
 
 def test_attribute_semantics_match_onnxruntime(tmp_path):
-    test_models.require(test_models.node_modules() / "onnxruntime-node")
+    model_cache.require(model_cache.node_modules() / "onnxruntime-node")
     rng = np.random.default_rng(0)
 
     def ints(name, values):
