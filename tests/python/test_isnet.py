@@ -23,10 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("INPAINT_DATA_DIR", ROOT.parent / "shared" / "data")) / "inpaint-dev"
 PHOTOS = ["astronaut", "chelsea", "coffee", "rocket"]
 
-if os.environ.get("INPAINT_SKIP_REAL_MODELS") == "1":
-    pytest.skip("INPAINT_SKIP_REAL_MODELS=1 (the sanitizer run: these run in scripts/test.sh)", allow_module_level=True)
-
-
 @pytest.fixture(scope="module")
 def isnet():
     onnx, pt = cache_dir() / "isnet" / "isnet-medium.onnx", cache_dir() / "isnet" / "isnet-medium.pt"
