@@ -665,3 +665,25 @@ def forward(self, x):
   EXPECT_NE(message.find("after the salient model"), std::string::npos) << message;
   EXPECT_EQ(g_max_active.load(), 1);  // it ran, then the check after it stopped the run
 }
+
+// The real network when scripts/get-test-models.sh has fetched it (AGPL weights, outside the
+// repository): INPAINT_ISNET_PT=.../isnet-medium.pt. Prints per-stage times plain and frozen.
+TEST(Salient, RealIsnetWhenAvailable) {
+  const char* path = std::getenv("INPAINT_ISNET_PT");
+  if (!path || !*path) GTEST_SKIP() << "INPAINT_ISNET_PT is not set";
+  Image photo = test::pattern_rgb(1024, 1024);
+  Image first;
+  for (const char* keys : {"freeze=0", "freeze=1"}) {
+    auto m = make(spec_of(path, keys));
+    std::printf("isnet %s: load %.0f ms\n", keys, m->load_info().load_ms);
+    for (int i = 0; i < 2; ++i) {
+      MatteResult r = m->matte(photo.view());
+      std::printf("isnet %s run %d: preprocess %.1f ms, model %.0f ms, postprocess %.1f ms\n", keys, i,
+                  r.preprocess_ms, r.model_ms, r.postprocess_ms);
+      if (first.size_bytes() == 0) first = r.alpha;
+      int diff = 0;
+      for (std::size_t k = 0; k < first.size_bytes(); ++k) diff = std::max(diff, std::abs(first.data()[k] - r.alpha.data()[k]));
+      EXPECT_LE(diff, 1) << keys;
+    }
+  }
+}
