@@ -8,7 +8,11 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <mutex>
+#include <thread>
 
 #include "inpaint/error.hpp"
 #include "inpaint/image.hpp"
@@ -89,5 +93,48 @@ torch::jit::IValue call_forward(torch::jit::Module& module, std::vector<torch::j
 }
 
 std::string shape_str(const torch::Tensor& t) { return shape_text(t.sizes().vec()); }
+
+void use_intra_op_threads(int n) {
+  // set_num_threads also drops oneDNN's cached primitives: only when the count changes.
+  if (n > 0 && at::get_num_threads() != n) at::set_num_threads(n);
+}
+
+int default_intra_op_threads() {
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  if (omp && *omp) return 0;
+  return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+RunSlots::Hold::Hold(const RunSlots& slots, const RunControl* control) : slots_(slots) {
+  if (slots_.limit_ <= 0) return;
+  // Nothing wakes the condition variable on cancel: the wait is polled every 20 ms.
+  auto until = RunControl::Clock::now() + std::chrono::milliseconds(slots_.wait_ms_);
+  if (control && control->deadline() < until) until = control->deadline();
+  const std::string stage = "waiting for a " + slots_.who_ + " run slot";
+  std::unique_lock lock(slots_.mutex_);
+  while (slots_.active_ >= slots_.limit_) {
+    check_run(control, stage.c_str());
+    auto now = RunControl::Clock::now();
+    if (now >= until) break;
+    slots_.freed_.wait_for(lock, std::min<RunControl::Clock::duration>(until - now, std::chrono::milliseconds(20)));
+  }
+  if (slots_.active_ >= slots_.limit_) {
+    check_run(control, stage.c_str());
+    std::string n = std::to_string(slots_.limit_);
+    throw Error(ErrorCode::Timeout, slots_.who_ + ": " + n + " run(s) already in progress (concurrency=" + n +
+                                        "); no slot freed within wait_ms=" + std::to_string(slots_.wait_ms_));
+  }
+  ++slots_.active_;
+  held_ = true;
+}
+
+RunSlots::Hold::~Hold() {
+  if (!held_) return;
+  {
+    std::lock_guard lock(slots_.mutex_);
+    --slots_.active_;
+  }
+  slots_.freed_.notify_one();
+}
 
 }  // namespace inpaint::detail

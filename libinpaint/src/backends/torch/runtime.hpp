@@ -4,8 +4,12 @@
 // errors. Defined in runtime.cpp. Not a public header: it includes LibTorch.
 #include <torch/script.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <vector>
+
+#include "inpaint/model.hpp"
 
 namespace inpaint::detail {
 
@@ -29,5 +33,44 @@ torch::jit::IValue call_forward(torch::jit::Module& module, std::vector<torch::j
 
 // "[1, 3, 64, 64]" (inpaint::shape_text of its sizes)
 std::string shape_str(const torch::Tensor& t);
+
+// LibTorch's intra-op thread count is process-wide, but under its OpenMP backend each calling
+// thread keeps the count it had when it first ran an operator. use_intra_op_threads(n) makes it
+// n for the calling thread (and the process default for threads that start later); it does
+// nothing when n is 0 or the count already is n, so it is cheap to call before every run.
+void use_intra_op_threads(int n);
+// The machine's hardware threads, or 0 (leave LibTorch's setting) when OMP_NUM_THREADS is set.
+int default_intra_op_threads();
+
+// At most `limit` runs of one model at once (0: no limit). A run that finds every slot taken
+// waits until one frees, up to wait_ms or its RunControl's deadline, whichever comes first;
+// cancel is polled while it waits. who names the model in messages.
+class RunSlots {
+ public:
+  RunSlots(int limit, int wait_ms, std::string who) : limit_(limit), wait_ms_(wait_ms), who_(std::move(who)) {}
+  RunSlots(const RunSlots&) = delete;
+  RunSlots& operator=(const RunSlots&) = delete;
+
+  // Holds one slot for its lifetime. Error(Timeout) when none freed in time, Error(Cancelled)
+  // or Error(Timeout) from the control.
+  class Hold {
+   public:
+    Hold(const RunSlots& slots, const RunControl* control);
+    ~Hold();
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    const RunSlots& slots_;
+    bool held_ = false;
+  };
+
+ private:
+  int limit_, wait_ms_;
+  std::string who_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable freed_;
+  mutable int active_ = 0;
+};
 
 }  // namespace inpaint::detail
