@@ -139,7 +139,9 @@ class SaliencyMatter final : public Matter {
     cv::Mat score = border_contrast(lab, border);
     cv::Mat score8;
     score.convertTo(score8, CV_8U, 255.0);
-    double otsu = cv::threshold(score8, cv::Mat(), 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+    // A named Mat: a temporary one binds as a fixed-size output, which OpenCV refuses to resize.
+    cv::Mat thresholded;
+    double otsu = cv::threshold(score8, thresholded, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
     // GrabCut's seeds: probably object above Otsu's threshold, surely object well above it,
     // surely background on the border where the score is low, probably background elsewhere.
     cv::Mat mask(small.size(), CV_8U, cv::Scalar(cv::GC_PR_BGD));
