@@ -880,6 +880,250 @@ INPAINT_API inpaint_status inpaint_label_scene(const inpaint_segmentation *conce
                                                const inpaint_image *object_mask,
                                                const inpaint_label_params *params, char **out_json);
 
+/* ---------------------------------------------------------------- background removal */
+
+/* A matter: turns a photo into a soft alpha matte (255 = object, 0 = background) at the photo's
+ * size. Thread-safety: immutable once created; any threads may use one at once. */
+typedef struct inpaint_matter inpaint_matter;
+
+/* Creates a matter from a spec: "saliency" (built in, no model file) or "salient:path=FILE,..."
+ * (a TorchScript network; see inpaint_matter_list_key_get). NULL or "" selects the default
+ * ("saliency"). UNKNOWN_MODEL, PARSE, INVALID_ARGUMENT, IO and DECODE as for models. Free
+ * *out_matter with inpaint_matter_free(). */
+INPAINT_API inpaint_status inpaint_matter_create(const char *spec, inpaint_matter **out_matter);
+
+/* Frees a matter. NULL is fine. */
+INPAINT_API void inpaint_matter_free(inpaint_matter *matter);
+
+/* The canonical spec and the model id that keys stored mattes. Owned by the matter; NULL for a
+ * NULL matter. */
+INPAINT_API const char *inpaint_matter_spec(const inpaint_matter *matter);
+INPAINT_API const char *inpaint_matter_model_id(const inpaint_matter *matter);
+
+/* Where the matter runs and what loading it cost (as for models; ready is 1 once created). The
+ * device string is owned by the matter. */
+INPAINT_API inpaint_status inpaint_matter_get_load_info(const inpaint_matter *matter,
+                                                        inpaint_model_load_info *out_info);
+
+/* The number of matters and the name and description of matter `index` (sorted by name); free
+ * the strings with inpaint_string_free(). The spec keys each takes, as for models
+ * (inpaint_model_list_key_count / _key_get). */
+INPAINT_API inpaint_status inpaint_matter_list_size(size_t *out_count);
+INPAINT_API inpaint_status inpaint_matter_list_get(size_t index, char **out_name, char **out_description);
+INPAINT_API inpaint_status inpaint_matter_list_key_count(size_t index, size_t *out_count);
+INPAINT_API inpaint_status inpaint_matter_list_key_get(size_t index, size_t key_index, char **out_key,
+                                                       char **out_doc);
+
+/* The matte of an RGB image: one channel of its size, 255 = object. control (may be NULL)
+ * cancels. Free *out_alpha with inpaint_image_free(). */
+INPAINT_API inpaint_status inpaint_matte(const inpaint_matter *matter, const inpaint_image *rgb,
+                                         inpaint_run_control *control, inpaint_image *out_alpha);
+
+/* Edge-aware refinement of a matte: a guided filter with the photo's luminance as guide.
+ * radius 1..256 px, eps > 0 (1e-4 is a good start; larger = smoother). alpha: one channel of
+ * rgb's size. Free *out_alpha with inpaint_image_free(). */
+INPAINT_API inpaint_status inpaint_refine_alpha(const inpaint_image *rgb, const inpaint_image *alpha, int radius,
+                                                double eps, inpaint_image *out_alpha);
+
+/* The object's own colour in semi-transparent pixels (background bleeding removed), so that an
+ * RGBA cut-out shows no halo on any background. Free *out_rgb with inpaint_image_free(). */
+INPAINT_API inpaint_status inpaint_estimate_foreground(const inpaint_image *rgb, const inpaint_image *alpha,
+                                                       inpaint_image *out_rgb);
+
+/* ---- effects */
+
+/* The effects' names, in their order: "color", "bw", "popart", "dither". Static strings;
+ * inpaint_effect_name gives NULL when index is out of range. */
+INPAINT_API size_t inpaint_effect_count(void);
+INPAINT_API const char *inpaint_effect_name(size_t index);
+
+/* The effects' per-call parameters (inpaint_effects_params.params, inpaint_cutout_params.params):
+ * "background" ("transparent", "white", "black", "#rrggbb", "blur" or "blur:SIGMA") and the
+ * effects' own, prefixed with the effect ("bw_contrast"). The strings of *out_info are static.
+ * INVALID_ARGUMENT when index is out of range. */
+INPAINT_API inpaint_status inpaint_effect_param_count(size_t *out_count);
+INPAINT_API inpaint_status inpaint_effect_param_get(size_t index, inpaint_param_info *out_info);
+
+typedef enum inpaint_effects_backend {
+  INPAINT_EFFECTS_BACKEND_OPENCV = 0, /* CPU */
+  INPAINT_EFFECTS_BACKEND_TENSOR = 1  /* LibTorch tensors on `device` (loads the torch backend) */
+} inpaint_effects_backend;
+
+typedef struct inpaint_effects_params {
+  size_t struct_size;
+  const char *effects;           /* comma-separated, no repeats: "bw,popart"; NULL = "color" */
+  const inpaint_param *params;   /* param_count effect parameters, borrowed; NULL when 0 */
+  size_t param_count;            /* 0 */
+  inpaint_effects_backend backend; /* INPAINT_EFFECTS_BACKEND_OPENCV */
+  const char *device;            /* tensor backend: "cpu", "cuda", "cuda:N", "auto"; NULL = "cpu" */
+  int threads;                   /* effects rendered at once (OpenCV), 1..64; 2 */
+  inpaint_run_control *control;  /* NULL */
+} inpaint_effects_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_effects_params_init(inpaint_effects_params *params);
+
+/* The images of one inpaint_render_effects call. Thread-safety: immutable; free it once. */
+typedef struct inpaint_effects_result inpaint_effects_result;
+
+/* Renders the effects of an RGB image under a matte (one channel, its size, 255 = object). An
+ * unknown effect name is INVALID_ARGUMENT listing the known ones; so are bad parameters. params
+ * may be NULL (defaults). Free *out_result with inpaint_effects_result_free(). */
+INPAINT_API inpaint_status inpaint_render_effects(const inpaint_image *rgb, const inpaint_image *alpha,
+                                                  const inpaint_effects_params *params,
+                                                  inpaint_effects_result **out_result);
+
+/* Frees an effects result. NULL is fine. */
+INPAINT_API void inpaint_effects_result_free(inpaint_effects_result *result);
+
+/* The number of images, in the order asked for; 0 for NULL. */
+INPAINT_API size_t inpaint_effects_result_count(const inpaint_effects_result *result);
+
+/* Image `index`: *out_name (may be NULL) the effect's static name, *out_image (may be NULL) a
+ * view owned by the result (RGBA for a transparent background, else RGB; do not free it).
+ * INVALID_ARGUMENT when index is out of range. */
+INPAINT_API inpaint_status inpaint_effects_result_get(const inpaint_effects_result *result, size_t index,
+                                                      const char **out_name, inpaint_image *out_image);
+
+/* Where the effects ran ("cpu", "cuda:0"); owned by the result; NULL for NULL. */
+INPAINT_API const char *inpaint_effects_result_device(const inpaint_effects_result *result);
+
+/* ---- the output cache */
+
+/* An in-process LRU of rendered cut-outs, bounded in encoded bytes, for inpaint_cutout.
+ * Thread-safety: any threads may use one at once; free it after every call using it. */
+typedef struct inpaint_result_cache inpaint_result_cache;
+
+/* Free *out_cache with inpaint_result_cache_free(). */
+INPAINT_API inpaint_status inpaint_result_cache_create(uint64_t capacity_bytes, inpaint_result_cache **out_cache);
+
+/* Frees a cache. NULL is fine. */
+INPAINT_API void inpaint_result_cache_free(inpaint_result_cache *cache);
+
+/* Drops every entry (the counters stay). NULL is fine. */
+INPAINT_API void inpaint_result_cache_clear(inpaint_result_cache *cache);
+
+typedef struct inpaint_result_cache_stats {
+  size_t struct_size;
+  uint64_t hits;
+  uint64_t misses;
+  uint64_t insertions;
+  uint64_t evictions;
+  uint64_t entries;  /* held now */
+  uint64_t bytes;    /* encoded bytes held now */
+  uint64_t capacity;
+} inpaint_result_cache_stats;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_result_cache_stats_init(inpaint_result_cache_stats *stats);
+
+INPAINT_API inpaint_status inpaint_result_cache_get_stats(const inpaint_result_cache *cache,
+                                                          inpaint_result_cache_stats *out_stats);
+
+/* ---- the background-removal job */
+
+typedef struct inpaint_cutout_params {
+  size_t struct_size;
+  const char *effects;             /* the outputs, comma-separated, in this order: "color,bw"; NULL =
+                                      "color"; "" = none (only the matte: inpaint_cutout_result_alpha) */
+  const inpaint_param *params;     /* param_count effect parameters (inpaint_effect_param_get),
+                                      "background" included; borrowed; NULL when 0 */
+  size_t param_count;              /* 0 */
+  int refine_radius;               /* edge refinement's radius in px, 0 (off)..256; 0 */
+  double refine_eps;               /* its regularisation, (0, 1]; 1e-4 */
+  int foreground;                  /* estimate the object's colour at soft edges; 0 */
+  inpaint_format output_format;    /* INPAINT_FORMAT_PNG (JPEG needs an opaque background) */
+  int quality;                     /* JPEG quality 1..100; 90 */
+  int png_compression;             /* zlib level 0..9; 1 */
+  uint64_t max_pixels;             /* decode limit (TOO_LARGE); 100000000 */
+  int apply_exif_orientation;      /* turn JPEG inputs upright; 1 */
+  int threads;                     /* effects rendered and encoded at once, 1..64; 2 */
+  inpaint_effects_backend effects_backend; /* INPAINT_EFFECTS_BACKEND_OPENCV */
+  const char *effects_device;      /* NULL = "cpu" */
+  inpaint_store *store;            /* mattes are looked up and kept here; NULL = always run the matter.
+                                      A failing store never fails the call (see store_error) */
+  inpaint_result_cache *cache;     /* rendered outputs are looked up and kept here; NULL = always render */
+  inpaint_run_control *control;    /* NULL */
+} inpaint_cutout_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_cutout_params_init(inpaint_cutout_params *params);
+
+/* The outcome of inpaint_cutout. Thread-safety: immutable; free it once, after the reads. */
+typedef struct inpaint_cutout_result inpaint_cutout_result;
+
+/* Removes the background of an encoded PNG or JPEG photo: decode -> orient -> matte (from the
+ * store when it holds it) -> refinement -> effects -> encode, the whole served from the cache
+ * for a repeated request. An input with an alpha channel keeps it (output alpha = matte times
+ * input alpha). Bad params, effect names and parameters fail before decoding (INVALID_ARGUMENT
+ * naming the known effects for an unknown one); JPEG output with a transparent background is
+ * INVALID_ARGUMENT. params may be NULL (defaults). Free *out_result with inpaint_cutout_result_free(). */
+INPAINT_API inpaint_status inpaint_cutout(const inpaint_matter *matter, const uint8_t *image_bytes, size_t image_size,
+                                          const inpaint_cutout_params *params, inpaint_cutout_result **out_result);
+
+/* Frees a result. NULL is fine. */
+INPAINT_API void inpaint_cutout_result_free(inpaint_cutout_result *result);
+
+/* The number of outputs (one per effect asked for, in that order); 0 for NULL. */
+INPAINT_API size_t inpaint_cutout_result_count(const inpaint_cutout_result *result);
+
+/* Output `index`'s effect name (static) and encoded bytes (owned by the result; size in
+ * *out_size, which may be NULL). NULL (size 0) when index is out of range. */
+INPAINT_API const char *inpaint_cutout_result_effect(const inpaint_cutout_result *result, size_t index);
+INPAINT_API const uint8_t *inpaint_cutout_result_output(const inpaint_cutout_result *result, size_t index,
+                                                        size_t *out_size);
+
+/* The outputs' size in pixels (the upright photo); 0 for NULL. */
+INPAINT_API int inpaint_cutout_result_width(const inpaint_cutout_result *result);
+INPAINT_API int inpaint_cutout_result_height(const inpaint_cutout_result *result);
+
+/* A copy of the matte used (after refinement, times the input's alpha), one channel; a zeroed
+ * image when the outputs came from the cache. Free *out_alpha with inpaint_image_free(). */
+INPAINT_API inpaint_status inpaint_cutout_result_alpha(const inpaint_cutout_result *result, inpaint_image *out_alpha);
+
+/* What the call reused and where it ran. Strings are owned by the result. */
+typedef struct inpaint_cutout_info {
+  size_t struct_size;
+  int outputs_from_cache;    /* served from the cache: nothing decoded or rendered */
+  int matte_from_store;      /* the matter did not run */
+  int matte_stored;          /* a fresh matte was put into the store */
+  double model_ms_saved;     /* from the store: what the matter took when it made the matte */
+  const char *store_error;   /* a store failure that was ignored, "" when none */
+  const char *effects_device; /* where the effects ran ("cpu", "cuda:0") */
+  const char *input_sha256;  /* hex SHA-256 of the encoded input */
+  const char *matte_id;      /* the matte's store id */
+  const char *cache_key;     /* the outputs' cache key */
+} inpaint_cutout_info;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_cutout_info_init(inpaint_cutout_info *info);
+
+INPAINT_API inpaint_status inpaint_cutout_result_get_info(const inpaint_cutout_result *result,
+                                                          inpaint_cutout_info *out_info);
+
+/* Milliseconds per stage of one cut-out; stages served from a cache or store cost 0. */
+typedef struct inpaint_cutout_timings {
+  size_t struct_size;
+  double key;         /* hashing the input bytes */
+  double decode;      /* photo bytes to pixels */
+  double orient;      /* EXIF orientation */
+  double store;       /* looking the matte up and putting a fresh one there */
+  double preprocess;  /* the matter's input */
+  double model;       /* the matter's network or saliency */
+  double postprocess; /* the matte scaled back to the photo */
+  double refine;      /* edge refinement and foreground estimation */
+  double effects;     /* the effects, their shared part included */
+  double encode;      /* the outputs (encoded in parallel) */
+  double total;       /* the whole call */
+} inpaint_cutout_timings;
+
+/* Zeroes the timings and sets struct_size. */
+INPAINT_API void inpaint_cutout_timings_init(inpaint_cutout_timings *timings);
+
+/* Copies the stage times into *out_timings, whose struct_size the caller has set. */
+INPAINT_API inpaint_status inpaint_cutout_result_timings(const inpaint_cutout_result *result,
+                                                         inpaint_cutout_timings *out_timings);
+
 #ifdef __cplusplus
 }
 #endif

@@ -134,6 +134,27 @@ Params defaults_for(const Params* user, void (*init)(Params*), const char* name)
   return params;
 }
 
+// The text pairs a C caller gives (the `params` and `param_count` fields of the struct named
+// `owner`); the library reads each as the declared type.
+inline inpaint::CallParams call_params(const inpaint_param* params, std::size_t count, const char* owner) {
+  inpaint::CallParams out;
+  if (count == 0) return out;
+  if (!params) invalid(std::string(owner) + ".params is NULL but param_count is " + std::to_string(count));
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string at = std::string(owner) + ".params[" + std::to_string(i) + "]";
+    if (!params[i].key) invalid(at + ".key is NULL");
+    if (!params[i].value) invalid(at + ".value is NULL");
+    // A second value for a key would silently win: refuse it like a duplicate spec key.
+    if (out.contains(params[i].key)) invalid(at + ": the key '" + std::string(params[i].key) + "' is given twice");
+    out.set(params[i].key, std::string(params[i].value));
+  }
+  return out;
+}
+
+inline const inpaint::RunControl* control_of(inpaint_run_control* control) {
+  return control ? &control->control : nullptr;
+}
+
 // ---- images, buffers and strings crossing the boundary
 
 inline inpaint::ImageView image_view(const inpaint_image* image, const char* function, const char* argument,

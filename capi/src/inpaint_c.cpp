@@ -94,22 +94,6 @@ MaskSettings mask_settings(const inpaint_mask_params* user) {
   return settings;
 }
 
-// The text pairs a C caller gives; the pipeline reads each as the declared type.
-inpaint::CallParams call_params(const inpaint_param* params, std::size_t count) {
-  inpaint::CallParams out;
-  if (count == 0) return out;
-  if (!params) invalid("inpaint_pipeline_params.params is NULL but param_count is " + std::to_string(count));
-  for (std::size_t i = 0; i < count; ++i) {
-    std::string at = "inpaint_pipeline_params.params[" + std::to_string(i) + "]";
-    if (!params[i].key) invalid(at + ".key is NULL");
-    if (!params[i].value) invalid(at + ".value is NULL");
-    // A second value for a key would silently win: refuse it like a duplicate spec key.
-    if (out.contains(params[i].key)) invalid(at + ": the key '" + std::string(params[i].key) + "' is given twice");
-    out.set(params[i].key, std::string(params[i].value));
-  }
-  return out;
-}
-
 // Where each row of inpaint::kPipelineOptions lives in the C structs (the struct itself is ABI and
 // cannot be generated). The static_asserts below fail the build when a row is added to the table
 // without a C field here, so the C API cannot silently fall behind Python and the CLI.
@@ -208,7 +192,7 @@ inpaint::PipelineOptions pipeline_options(const inpaint_pipeline_params* user) {
   options.preview.quality = p.preview_quality;
   if (p.prompt) options.prompt = p.prompt;
   if (p.control) options.control = &p.control->control;
-  options.params = call_params(p.params, p.param_count);
+  options.params = call_params(p.params, p.param_count, "inpaint_pipeline_params");
   return options;
 }
 

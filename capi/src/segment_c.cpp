@@ -63,8 +63,6 @@ inpaint::SegmentPrompt segment_prompt(const inpaint_segment_params* user) {
   return prompt;
 }
 
-const inpaint::RunControl* control_of(inpaint_run_control* control) { return control ? &control->control : nullptr; }
-
 }  // namespace
 
 extern "C" {

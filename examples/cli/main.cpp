@@ -1,5 +1,5 @@
 // The `inpaint` command-line tool: run the pipeline on files, list models, segment, encode and
-// label images, manage an encoding store, print the version.
+// label images, remove backgrounds, manage an encoding store, print the version.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -19,6 +19,8 @@
 #include <nlohmann/json.hpp>
 
 #include "inpaint/inpaint.hpp"
+#include "cli_common.hpp"
+#include "cutout_command.hpp"
 #include "segment_commands.hpp"
 
 namespace {
@@ -39,6 +41,8 @@ void stop_on_signals() {
   std::signal(SIGTERM, on_stop_signal);
 }
 
+}  // namespace
+
 // Writes the outputs with SIGINT and SIGTERM held back, so that even a second signal (which
 // ends the process) arrives only when every output is complete or none was written.
 void write_outputs(const std::vector<inpaint::FileOutput>& files) {
@@ -55,6 +59,8 @@ void write_outputs(const std::vector<inpaint::FileOutput>& files) {
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
+
+namespace {
 
 // The pipeline options the run command exposes take their help text, default and range from
 // inpaint::kPipelineOptions (flag names stay the CLI's own, e.g. --dilate for dilate_px).
@@ -114,6 +120,8 @@ inpaint::Prompt prompt_for(const RunArgs& args) {
   return inpaint::build_prompt(labels, table, options);
 }
 
+}  // namespace
+
 // --param KEY=VALUE, split at the first '=' so a value may hold '=' and ','; the model reads
 // each value as the type it declares.
 inpaint::CallParams call_params(const std::vector<std::string>& given) {
@@ -129,6 +137,8 @@ inpaint::CallParams call_params(const std::vector<std::string>& given) {
   }
   return params;
 }
+
+namespace {
 
 int run(const RunArgs& args) {
   inpaint::PipelineOptions options;
@@ -379,10 +389,13 @@ int main(int argc, char** argv) {
   bool list_json = false;
   auto* models_cmd = app.add_subcommand("models", "List the registered models and the spec keys each takes");
   auto* segmenters_cmd = app.add_subcommand("segmenters", "List the segmenters and the spec keys each takes");
-  for (auto* cmd : {models_cmd, segmenters_cmd})
+  auto* matters_cmd = app.add_subcommand("matters", "List the matters (background removal) and the spec keys each takes");
+  for (auto* cmd : {models_cmd, segmenters_cmd, matters_cmd})
     cmd->add_flag("--json", list_json, "Print a JSON array: [{name, description, keys: [{name, doc}]}]");
   SegmentArgs segment_args;
   SegmentCommands segment_cmds = add_segment_commands(app, segment_args);
+  CutoutArgs cutout_args;
+  CLI::App* cutout_cmd = add_cutout_command(app, cutout_args);
 
   StoreArgs store_args;
   auto* store_cmd = app.add_subcommand("store", "Manage an encoding store (a directory, Redis, ...)");
@@ -411,10 +424,15 @@ int main(int argc, char** argv) {
   try {
     if (*models_cmd) return print_listing(inpaint::default_registry().list(), list_json);
     if (*segmenters_cmd) return print_listing(inpaint::list_segmenters(), list_json);
+    if (*matters_cmd) return print_listing(inpaint::list_matters(), list_json);
     if (*info_cmd) return model_info(info_spec, info_json);
     if (segment_cmds.chosen()) {
       stop_on_signals();
       return run_segment_command(segment_cmds, segment_args, g_control);
+    }
+    if (*cutout_cmd) {
+      stop_on_signals();
+      return run_cutout_command(cutout_args, g_control);
     }
     if (*ls_cmd) return store_ls(store_args);
     if (*get_cmd) return store_get(store_args);

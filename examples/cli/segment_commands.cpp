@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_common.hpp"
 #include "inpaint/inpaint.hpp"
 
 namespace {
@@ -52,19 +53,6 @@ inpaint::BoxPrompt parse_box(const std::string& text) {
 inpaint::Image load_rgb(const std::string& path) {
   auto bytes = inpaint::read_file(path);
   return inpaint::decode_image(bytes.data(), bytes.size()).rgb;
-}
-
-// A store that cannot be opened (a directory that cannot be created) is like one that fails
-// later: warned about, and the command goes on without it. A malformed spec is the caller's error.
-std::unique_ptr<inpaint::EncodingStore> open_optional_store(const std::string& spec) {
-  if (spec.empty()) return nullptr;
-  try {
-    return inpaint::open_store(spec);
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::Io && e.code() != ErrorCode::Unavailable) throw;
-    std::cerr << "inpaint: warning: store not used: " << e.what() << std::endl;
-    return nullptr;
-  }
 }
 
 // The encoding from the store when it holds one, else a fresh one (stored). A store failure is
@@ -231,6 +219,19 @@ int label(const SegmentArgs& args, inpaint::RunControl& control) {
 }
 
 }  // namespace
+
+// A store that cannot be opened (a directory that cannot be created) is like one that fails
+// later: warned about, and the command goes on without it. A malformed spec is the caller's error.
+std::unique_ptr<inpaint::EncodingStore> open_optional_store(const std::string& spec) {
+  if (spec.empty()) return nullptr;
+  try {
+    return inpaint::open_store(spec);
+  } catch (const inpaint::Error& e) {
+    if (e.code() != inpaint::ErrorCode::Io && e.code() != inpaint::ErrorCode::Unavailable) throw;
+    std::cerr << "inpaint: warning: store not used: " << e.what() << std::endl;
+    return nullptr;
+  }
+}
 
 SegmentCommands add_segment_commands(CLI::App& app, SegmentArgs& args) {
   SegmentCommands c;

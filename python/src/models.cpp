@@ -50,6 +50,28 @@ py::list model_infos(const std::vector<ModelInfo>& infos) {
   return out;
 }
 
+// Per-call parameter declarations as dicts {'name', 'type', 'default', 'min', 'max', 'doc'}.
+py::list param_infos(const std::vector<ParamSpec>& specs) {
+  py::list out;
+  for (const ParamSpec& spec : specs) {
+    bool ranged = spec.type == ParamType::Int || spec.type == ParamType::Float;
+    auto bound = [&](double b) -> py::object {
+      if (!ranged || !std::isfinite(b)) return py::none();
+      if (spec.type == ParamType::Int) return py::int_(std::int64_t(b));
+      return py::float_(b);
+    };
+    py::dict entry;
+    entry["name"] = spec.name;
+    entry["type"] = param_type_name(spec.type);
+    entry["default"] = param_to_python(spec.default_value);
+    entry["min"] = bound(spec.min_value);
+    entry["max"] = bound(spec.max_value);
+    entry["doc"] = spec.doc;
+    out.append(entry);
+  }
+  return out;
+}
+
 void bind_models(py::module_& m) {
   g_model_info = PyStructSequence_NewType(&g_model_info_desc);
   if (!g_model_info) throw py::error_already_set();
@@ -139,26 +161,7 @@ void bind_models(py::module_& m) {
           "the cleaned, composited result (and the model's working geometry). params: as in fill().")
       .def(
           "parameters",
-          [](const InpaintModel& model) {
-            py::list out;
-            for (const ParamSpec& spec : model.parameters()) {
-              bool ranged = spec.type == ParamType::Int || spec.type == ParamType::Float;
-              auto bound = [&](double b) -> py::object {
-                if (!ranged || !std::isfinite(b)) return py::none();
-                if (spec.type == ParamType::Int) return py::int_(std::int64_t(b));
-                return py::float_(b);
-              };
-              py::dict entry;
-              entry["name"] = spec.name;
-              entry["type"] = param_type_name(spec.type);
-              entry["default"] = param_to_python(spec.default_value);
-              entry["min"] = bound(spec.min_value);
-              entry["max"] = bound(spec.max_value);
-              entry["doc"] = spec.doc;
-              out.append(entry);
-            }
-            return out;
-          },
+          [](const InpaintModel& model) { return param_infos(model.parameters()); },
           "The per-call parameters this model takes (params= of fill(), run() and inpaint()), as\n"
           "dicts {'name', 'type', 'default', 'min', 'max', 'doc'}: type is 'bool', 'int', 'float' or\n"
           "'string'; min and max are None when open or not numeric. Most classical models take\n"

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "inpaint/params.hpp"
 #include "inpaint/registry.hpp"
 
 namespace inpaint::python {
@@ -19,8 +20,12 @@ void bind_pipeline(py::module_& m);  // pipeline.cpp: fill and run
 void bind_store(py::module_& m);     // store.cpp: encodings, safetensors, stores
 void bind_segment(py::module_& m);   // segment.cpp: segmenters, scene labels
 void bind_user_models(py::module_& m);  // user_models.cpp: fill models written in Python
+void bind_cutout(py::module_& m);  // cutout.cpp: matters, effects, background removal
 
 // A registry listing as a list of ModelInfo (models.cpp; bind_models defines the type first).
 py::list model_infos(const std::vector<ModelInfo>& infos);
+// Per-call parameter declarations as a list of dicts {'name', 'type', 'default', 'min', 'max',
+// 'doc'} (models.cpp): Model.parameters() and effect_parameters().
+py::list param_infos(const std::vector<ParamSpec>& specs);
 
 }  // namespace inpaint::python
