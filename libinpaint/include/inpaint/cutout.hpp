@@ -26,6 +26,7 @@ struct CutoutOutput {
 struct CutoutOutputs {
   std::vector<CutoutOutput> outputs;
   int width = 0, height = 0;  // of the outputs (the upright photo)
+  std::string device = "cpu";  // where the effects were rendered
   std::size_t bytes() const;  // encoded bytes held
 };
 

@@ -250,9 +250,12 @@ std::shared_ptr<CutoutOutputs> encode_outputs(const EffectsResult& rendered, con
 
 CutoutResult remove_background(const Matter& matter, const std::uint8_t* image, std::size_t image_size,
                                const CutoutOptions& options) {
-  if (!image || image_size == 0) throw invalid("the image is empty (no bytes)");
+  if (!image && image_size) throw invalid("image bytes are null");
   Plan p = plan(matter, options);  // bad options fail before any work
   detail::Stopwatch total, clock;
+  // The header is checked even for a cached result, so that max_pixels and a corrupt header
+  // answer the same with and without the cache (empty bytes are a Decode error here).
+  ImageInfo info = probe_image(image, image_size, options.decode);
   CutoutResult result;
   result.input_sha256 = detail::sha256_hex(image, image_size);
   result.matte_id = encoding_id(result.input_sha256, hash_text(p.matte_key));
@@ -260,13 +263,13 @@ CutoutResult remove_background(const Matter& matter, const std::uint8_t* image, 
   result.times.key = clock.lap();
   if (options.cache) {
     if (auto cached = options.cache->get(result.cache_key)) {
+      result.effects_device = cached->device;
       result.outputs = std::move(cached);
       result.outputs_from_cache = true;
       result.times.total = total.lap();
       return result;
     }
   }
-  ImageInfo info = probe_image(image, image_size, options.decode);  // a bad header fails before decoding
   return detail::translating_out_of_memory("cutting out", info.width, info.height, [&] {
     DecodedImage decoded = decode_image(image, image_size, options.decode);
     clock.lap();
@@ -300,6 +303,7 @@ CutoutResult remove_background(const Matter& matter, const std::uint8_t* image, 
       outputs = encode_outputs(rendered, options, options.threads);
       result.times.encode = clock.lap();
     }
+    outputs->device = result.effects_device;
     outputs->width = decoded.rgb.width();
     outputs->height = decoded.rgb.height();
     if (options.cache && !options.effects.empty()) options.cache->put(result.cache_key, outputs);
