@@ -131,19 +131,23 @@ struct Expect {
   std::array<double, 3> mean, std;
   bool sigmoid, minmax, align_corners;
   int output;
+  bool corner = false;  // resize and upsample as @imgly: sample at o * in / n, no half-pixel shift
 };
 
 double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
 // Bilinear of a [h][w] map at output pixel (x, y) of an ow x oh grid.
-double bilinear(const std::vector<double>& m, int h, int w, int oh, int ow, int x, int y, bool align) {
+double bilinear(const std::vector<double>& m, int h, int w, int oh, int ow, int x, int y, bool align,
+                bool corner = false) {
   auto src = [&](int o, int n, int in) {
+    if (corner) return double(o) * in / n;
     if (align) return n > 1 ? double(o) * (in - 1) / (n - 1) : 0.0;
     return std::max(0.0, (o + 0.5) * double(in) / n - 0.5);
   };
   double sy = src(y, oh, h), sx = src(x, ow, w);
   int y0 = std::min(int(sy), h - 1), x0 = std::min(int(sx), w - 1);
   int y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
+  if (corner) y1 = std::min(int(std::ceil(sy)), h - 1), x1 = std::min(int(std::ceil(sx)), w - 1);
   double fy = sy - y0, fx = sx - x0;
   auto at = [&](int yy, int xx) { return m[std::size_t(yy * w + xx)]; };
   return (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
@@ -163,12 +167,12 @@ std::vector<double> disc_map(bool sig, bool minmax) {
 }
 
 // Expects alpha == round(255 * bilinear(map)), allowing 1 where the value sits on a .5 boundary.
-void expect_alpha(const Image& alpha, const std::vector<double>& map, int h, int w, bool align) {
+void expect_alpha(const Image& alpha, const std::vector<double>& map, int h, int w, bool align, bool corner = false) {
   ASSERT_EQ(alpha.channels(), 1);
   int bad = 0;
   for (int y = 0; y < alpha.height(); ++y)
     for (int x = 0; x < alpha.width(); ++x) {
-      double v = 255.0 * bilinear(map, h, w, alpha.height(), alpha.width(), x, y, align);
+      double v = 255.0 * bilinear(map, h, w, alpha.height(), alpha.width(), x, y, align, corner);
       int got = test::at(alpha, x, y);
       bool near_half = std::abs(v - std::floor(v) - 0.5) < 1e-3;
       if (std::abs(got - std::lround(v)) > (near_half ? 1 : 0) && bad++ < 5)
@@ -231,7 +235,7 @@ TEST(Salient, EveryPresetsValues) {
   // model scaled to an odd size: the table the README documents.
   const std::array<double, 3> imagenet_mean{0.485, 0.456, 0.406}, imagenet_std{0.229, 0.224, 0.225};
   const std::vector<std::pair<std::string, Expect>> presets = {
-      {"isnet-imgly", {1024, 1, {128, 128, 128}, {256, 256, 256}, false, false, false, 0}},
+      {"isnet-imgly", {1024, 1, {128, 128, 128}, {256, 256, 256}, false, false, false, 0, true}},
       {"isnet-rembg", {1024, 0, {0.5, 0.5, 0.5}, {1, 1, 1}, false, true, false, 0}},
       {"u2net", {320, 0, imagenet_mean, imagenet_std, false, true, false, 0}},
       {"birefnet", {1024, 255, imagenet_mean, imagenet_std, true, false, false, -1}},
@@ -267,7 +271,7 @@ TEST(Salient, EveryPresetsValues) {
 
     auto disc = make(spec_of(disc_path(), "preset=" + name + ",size=16"));
     Image photo = test::pattern_rgb(11, 9);
-    expect_alpha(disc->matte(photo.view()).alpha, disc_map(e.sigmoid, e.minmax), 4, 4, e.align_corners);
+    expect_alpha(disc->matte(photo.view()).alpha, disc_map(e.sigmoid, e.minmax), 4, 4, e.align_corners, e.corner);
     // A preset's own values spelled out are the same model.
     EXPECT_EQ(m->spec().find("mean="), std::string::npos) << m->spec();
   }
@@ -286,7 +290,7 @@ TEST(Salient, SigmoidMinmaxAndAlignCornersAgainstHandComputedValues) {
     for (bool mm : {false, true})
       for (bool align : {false, true}) {
         std::string keys = std::string("size=16,activation=") + (sig ? "sigmoid" : "none") +
-                           ",normalize=" + (mm ? "minmax" : "none") + ",align_corners=" + (align ? "1" : "0");
+                           ",normalize=" + (mm ? "minmax" : "none") + ",align_corners=" + (align ? "1" : "0") + ",upsample=bilinear";
         SCOPED_TRACE(keys);
         auto m = make(spec_of(disc_path(), keys));
         MattePrediction p = m->predict(photo.view());
@@ -300,8 +304,8 @@ TEST(Salient, SigmoidMinmaxAndAlignCornersAgainstHandComputedValues) {
         EXPECT_GE(r.postprocess_ms, 0);
       }
   // The two conventions differ on this grid.
-  auto a0 = make(spec_of(disc_path(), "size=16,activation=sigmoid,align_corners=0"));
-  auto a1 = make(spec_of(disc_path(), "size=16,activation=sigmoid,align_corners=1"));
+  auto a0 = make(spec_of(disc_path(), "size=16,activation=sigmoid,align_corners=0,upsample=bilinear"));
+  auto a1 = make(spec_of(disc_path(), "size=16,activation=sigmoid,align_corners=1,upsample=bilinear"));
   Image x = a0->matte(photo.view()).alpha, y = a1->matte(photo.view()).alpha;
   EXPECT_NE(std::memcmp(x.data(), y.data(), x.size_bytes()), 0);
 }
@@ -521,7 +525,7 @@ TEST(Salient, ModelIdFollowsWeightsAndContract) {
   EXPECT_EQ(base.size(), 8u + 16u);
   EXPECT_EQ(id(p, ""), base);
   // Spelling out the preset's own values, or the runtime keys, keeps it.
-  EXPECT_EQ(id(p, "preset=isnet-imgly,size=1024,resize=bilinear,scale=1,mean=128/128/128,std=256,output=0,"
+  EXPECT_EQ(id(p, "preset=isnet-imgly,size=1024,resize=corner,upsample=corner,scale=1,mean=128/128/128,std=256,output=0,"
                   "activation=none,normalize=none,align_corners=0"),
             base);
   EXPECT_EQ(id(p, "warmup=1,freeze=1,concurrency=2,threads=1,wait_ms=5"), base);

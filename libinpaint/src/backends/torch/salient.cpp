@@ -4,8 +4,8 @@
 // backend (backends/torch/).
 //
 // Spec: salient:path=FILE[,preset=NAME][,size=N|dynamic][,max_side=1280][,multiple=32]
-//   [,resize=bilinear|antialias|area][,scale=255|max|1][,mean=M[/M/M]][,std=S[/S/S]][,output=I]
-//   [,activation=sigmoid|none][,normalize=minmax|none][,align_corners=0|1]
+//   [,resize=bilinear|antialias|area|corner][,scale=255|max|1][,mean=M[/M/M]][,std=S[/S/S]][,output=I]
+//   [,activation=sigmoid|none][,normalize=minmax|none][,align_corners=0|1][,upsample=bilinear|corner]
 //   [,device=...][,dtype=...][,warmup=0|1][,concurrency=N][,wait_ms=MS][,threads=N][,freeze=0|1][,id=NAME]
 //
 // Input: forward(x f32 [1,3,h,w]) with x = (pixel / scale - mean) / std per RGB channel, the
@@ -57,11 +57,33 @@ std::string fmt(double v) {
   return text;
 }
 
-enum class Resize { Bilinear, Antialias, Area };
+enum class Resize { Bilinear, Antialias, Area, Corner };
 enum class Scale { By255, ByMax, One };
 
+// Bilinear sampling at source coordinate x * (in / out), no half-pixel shift and no
+// antialiasing, the far neighbour clamped to the last pixel with the weight kept: how
+// @imgly/background-removal resizes both ways (read from its 1.4.5 build; README "The salient
+// model contract"). x: [n, c, h, w] float; the result is rounded to whole 0..255 steps when `round`.
+torch::Tensor corner_bilinear(const torch::Tensor& x, int64_t out_h, int64_t out_w, bool round) {
+  auto axis = [&](int64_t out, int64_t in) {
+    auto options = torch::TensorOptions().dtype(torch::kFloat64).device(x.device());
+    auto source = torch::arange(out, options).mul_(double(in) / double(out));
+    auto lo = source.floor();
+    auto weight = source.sub(lo).to(torch::kFloat32);
+    auto hi = source.ceil().clamp_max(double(in - 1)).to(torch::kLong);
+    return std::make_tuple(lo.to(torch::kLong), hi, weight);
+  };
+  auto [y0, y1, fy] = axis(out_h, x.size(2));
+  auto [x0, x1, fx] = axis(out_w, x.size(3));
+  fy = fy.view({1, 1, out_h, 1});
+  auto rows = x.index_select(2, y0).mul(1 - fy).add_(x.index_select(2, y1).mul(fy));
+  fx = fx.view({1, 1, 1, out_w});
+  auto out = rows.index_select(3, x0).mul(1 - fx).add_(rows.index_select(3, x1).mul(fx));
+  return round ? out.round_() : out;
+}
+
 const char* resize_name(Resize r) {
-  return r == Resize::Bilinear ? "bilinear" : r == Resize::Antialias ? "antialias" : "area";
+  return r == Resize::Bilinear ? "bilinear" : r == Resize::Antialias ? "antialias" : r == Resize::Area ? "area" : "corner";
 }
 const char* scale_name(Scale s) { return s == Scale::By255 ? "255" : s == Scale::ByMax ? "max" : "1"; }
 
@@ -102,11 +124,12 @@ struct Contract {
   Triple mean{128, 128, 128}, std{256, 256, 256};
   int output = 0;
   bool sigmoid = false, minmax = false, align_corners = false;
+  bool corner_upsample = false;  // the map scaled back with corner_bilinear (then align_corners is unused)
 
   bool operator==(const Contract& o) const {
     return size == o.size && max_side == o.max_side && multiple == o.multiple && resize == o.resize &&
            scale == o.scale && mean == o.mean && std == o.std && output == o.output && sigmoid == o.sigmoid &&
-           minmax == o.minmax && align_corners == o.align_corners;
+           minmax == o.minmax && align_corners == o.align_corners && corner_upsample == o.corner_upsample;
   }
 };
 
@@ -122,7 +145,9 @@ const std::vector<Preset>& presets() {
   static const std::vector<Preset> table = [] {
     std::vector<Preset> t;
     Contract c;  // @imgly/background-removal's ISNet: (x - 128) / 256, its own bilinear, raw output
+    c.resize = Resize::Corner, c.corner_upsample = true;
     t.push_back({"isnet-imgly", c});
+    c.resize = Resize::Bilinear, c.corner_upsample = false;
     c = Contract{};  // rembg's isnet-general-use: x / max, mean 0.5, std 1, min-max
     c.resize = Resize::Antialias, c.scale = Scale::ByMax, c.mean = {0.5, 0.5, 0.5}, c.std = {1, 1, 1};
     c.minmax = true;
@@ -236,6 +261,7 @@ class SalientMatter final : public Matter {
     if (c.sigmoid != p.sigmoid) s.params["activation"] = c.sigmoid ? "sigmoid" : "none";
     if (c.minmax != p.minmax) s.params["normalize"] = c.minmax ? "minmax" : "none";
     if (c.align_corners != p.align_corners) s.params["align_corners"] = c.align_corners ? "1" : "0";
+    if (c.corner_upsample != p.corner_upsample) s.params["upsample"] = c.corner_upsample ? "corner" : "bilinear";
     if (o_.dtype != torch::kFloat32) s.params["dtype"] = o_.dtype_name;
     if (o_.warmup) s.params["warmup"] = "1";
     if (o_.freeze) s.params["freeze"] = "1";
@@ -283,7 +309,9 @@ class SalientMatter final : public Matter {
       torch::NoGradGuard no_grad;
       c10::InferenceMode inference;
       auto m = map.to(device_, torch::kFloat32).view({1, 1, map.size(0), map.size(1)});
-      if (m.size(2) != height || m.size(3) != width)
+      if ((m.size(2) != height || m.size(3) != width) && o_.contract.corner_upsample)
+        m = corner_bilinear(m, height, width, false);
+      else if (m.size(2) != height || m.size(3) != width)
         m = F::interpolate(m, F::InterpolateFuncOptions()
                                   .size(std::vector<int64_t>{height, width})
                                   .mode(torch::kBilinear)
@@ -303,7 +331,8 @@ class SalientMatter final : public Matter {
     t += std::string(";resize=") + resize_name(c.resize) + ";scale=" + scale_name(c.scale) +
          ";mean=" + triple_text(c.mean) + ";std=" + triple_text(c.std) + ";output=" + std::to_string(c.output) +
          ";activation=" + (c.sigmoid ? "sigmoid" : "none") + ";normalize=" + (c.minmax ? "minmax" : "none") +
-         ";align_corners=" + (c.align_corners ? "1" : "0") + ";dtype=" + o_.dtype_name;
+         ";align_corners=" + (c.align_corners ? "1" : "0") + ";upsample=" + (c.corner_upsample ? "corner" : "bilinear") +
+         ";dtype=" + o_.dtype_name;
     return t;
   }
 
@@ -339,6 +368,8 @@ class SalientMatter final : public Matter {
       bool shrink = w <= rgb.width && h <= rgb.height;
       if (c.resize == Resize::Area && shrink) {
         x = F::interpolate(x, F::InterpolateFuncOptions().size(size).mode(torch::kArea));
+      } else if (c.resize == Resize::Corner) {
+        x = corner_bilinear(x, h, w, true);  // imgly keeps the resized photo in bytes
       } else {
         bool antialias = c.resize == Resize::Antialias && (w < rgb.width || h < rgb.height);
         x = F::interpolate(x, F::InterpolateFuncOptions().size(size).mode(torch::kBilinear).align_corners(false)
@@ -474,7 +505,8 @@ std::unique_ptr<Matter> make_salient(const ModelSpec& spec, double backend_ms) {
   if (resize == "bilinear") c.resize = Resize::Bilinear;
   else if (resize == "antialias") c.resize = Resize::Antialias;
   else if (resize == "area") c.resize = Resize::Area;
-  else invalid("resize '" + resize + "' is not bilinear, antialias or area");
+  else if (resize == "corner") c.resize = Resize::Corner;
+  else invalid("resize '" + resize + "' is not bilinear, antialias, area or corner");
   std::string scale = reader.get_string("scale", detail::scale_name(preset.scale));
   if (scale == "255") c.scale = Scale::By255;
   else if (scale == "max") c.scale = Scale::ByMax;
@@ -492,6 +524,9 @@ std::unique_ptr<Matter> make_salient(const ModelSpec& spec, double backend_ms) {
   if (normalize != "minmax" && normalize != "none") invalid("normalize '" + normalize + "' is not minmax or none");
   c.minmax = normalize == "minmax";
   c.align_corners = reader.get_int("align_corners", preset.align_corners ? 1 : 0, 0, 1) != 0;
+  std::string upsample = reader.get_string("upsample", preset.corner_upsample ? "corner" : "bilinear");
+  if (upsample != "bilinear" && upsample != "corner") invalid("upsample '" + upsample + "' is not bilinear or corner");
+  c.corner_upsample = upsample == "corner";
   o.device_name = reader.get_string("device", "auto");
   std::string dtype = reader.get_string("dtype", "float32");
   o.warmup = reader.get_int("warmup", 0, 0, 1) != 0;
