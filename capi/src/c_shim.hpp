@@ -247,6 +247,27 @@ inline void list_key_get(const std::vector<ModelInfo>& list, size_t index, size_
   give_strings(info.keys[key_index].name, out_key, info.keys[key_index].doc, out_doc);
 }
 
+// Writes a model's or matter's load info into the caller's struct, only the fields its
+// (possibly older, shorter) struct_size holds.
+inline void give_load_info(const inpaint::ModelLoadInfo& info, bool ready, const char* function,
+                           inpaint_model_load_info* out_info) {
+  require(out_info, function, "out_info");
+  require_struct_size(out_info, function, "out_info", "inpaint_model_load_info_init");
+  inpaint_model_load_info all;
+  all.struct_size = out_info->struct_size;
+  all.device = info.device.c_str();
+  all.load_ms = info.load_ms;
+  all.warmup_ms = info.warmup_ms;
+  all.ready = ready ? 1 : 0;
+  all.backend_ms = info.backend_ms;
+  const inpaint_model_load_info* from = &all;
+  INPAINT_TAKE(*out_info, from, device);
+  INPAINT_TAKE(*out_info, from, load_ms);
+  INPAINT_TAKE(*out_info, from, warmup_ms);
+  INPAINT_TAKE(*out_info, from, ready);
+  INPAINT_TAKE(*out_info, from, backend_ms);
+}
+
 inline inpaint_encoding* new_encoding(inpaint::Encoding&& encoding) {
   auto handle = std::make_unique<inpaint_encoding>();
   handle->encoding = std::move(encoding);

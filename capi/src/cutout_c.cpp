@@ -162,20 +162,7 @@ inpaint_status inpaint_matter_get_load_info(const inpaint_matter* matter, inpain
     const char* fn = "inpaint_matter_get_load_info";
     require(matter, fn, "matter");
     require(out_info, fn, "out_info");
-    require_struct_size(out_info, fn, "out_info", "inpaint_model_load_info_init");
-    inpaint_model_load_info all;
-    all.struct_size = out_info->struct_size;
-    all.device = matter->load_info.device.c_str();
-    all.load_ms = matter->load_info.load_ms;
-    all.warmup_ms = matter->load_info.warmup_ms;
-    all.ready = 1;  // a matter exists only once loaded
-    all.backend_ms = matter->load_info.backend_ms;
-    const inpaint_model_load_info* from = &all;
-    INPAINT_TAKE(*out_info, from, device);
-    INPAINT_TAKE(*out_info, from, load_ms);
-    INPAINT_TAKE(*out_info, from, warmup_ms);
-    INPAINT_TAKE(*out_info, from, ready);
-    INPAINT_TAKE(*out_info, from, backend_ms);
+    give_load_info(matter->load_info, true, fn, out_info);  // a matter exists only once loaded
   });
 }
 

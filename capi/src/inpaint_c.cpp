@@ -470,22 +470,7 @@ void inpaint_model_load_info_init(inpaint_model_load_info* info) {
 inpaint_status inpaint_model_get_load_info(const inpaint_model* model, inpaint_model_load_info* out_info) {
   return guarded([&] {
     require(model, "inpaint_model_get_load_info", "model");
-    require(out_info, "inpaint_model_get_load_info", "out_info");
-    require_struct_size(out_info, "inpaint_model_get_load_info", "out_info", "inpaint_model_load_info_init");
-    // Only the fields the caller's (possibly older, shorter) struct holds are written.
-    inpaint_model_load_info all;
-    all.struct_size = out_info->struct_size;
-    all.device = model->load_info.device.c_str();
-    all.load_ms = model->load_info.load_ms;
-    all.warmup_ms = model->load_info.warmup_ms;
-    all.ready = model->model->ready() ? 1 : 0;
-    all.backend_ms = model->load_info.backend_ms;
-    const inpaint_model_load_info* from = &all;
-    INPAINT_TAKE(*out_info, from, device);
-    INPAINT_TAKE(*out_info, from, load_ms);
-    INPAINT_TAKE(*out_info, from, warmup_ms);
-    INPAINT_TAKE(*out_info, from, ready);
-    INPAINT_TAKE(*out_info, from, backend_ms);
+    give_load_info(model->load_info, model->model->ready(), "inpaint_model_get_load_info", out_info);
   });
 }
 

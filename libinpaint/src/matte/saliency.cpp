@@ -14,6 +14,7 @@
 #include <cmath>
 
 #include "core/cv_bridge.hpp"
+#include "core/seeded_rng.hpp"
 #include "core/timer.hpp"
 #include "inpaint/error.hpp"
 #include "matte/builtin.hpp"
@@ -25,16 +26,6 @@ constexpr int kBorderClusters = 6;
 constexpr std::uint64_t kSeed = 0x51A11E7C0FFEEull;  // k-means and GrabCut draw from cv::theRNG()
 // Below this many pixels a side there is nothing to separate: the whole image is the object.
 constexpr int kMinSide = 8;
-
-// Sets cv::theRNG() (thread-local) to a fixed seed for a scope, so a photo always gives the same matte.
-class SeededRng {
- public:
-  SeededRng() : saved_(cv::theRNG().state) { cv::theRNG().state = kSeed; }
-  ~SeededRng() { cv::theRNG().state = saved_; }
-
- private:
-  std::uint64_t saved_;
-};
 
 cv::Size working_size(int width, int height, int max_side) {
   int long_side = std::max(width, height);
@@ -130,7 +121,7 @@ class SaliencyMatter final : public Matter {
 
  private:
   cv::Mat separate(const cv::Mat& small, const RunControl* control) const {
-    SeededRng seeded;
+    SeededRng seeded(kSeed);
     cv::Mat lab, unit;
     small.convertTo(unit, CV_32F, 1.0 / 255);
     cv::cvtColor(unit, lab, cv::COLOR_RGB2Lab);

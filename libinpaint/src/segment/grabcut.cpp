@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "core/cv_bridge.hpp"
+#include "core/seeded_rng.hpp"
 #include "core/timer.hpp"
 #include "inpaint/error.hpp"
 #include "segment/builtin.hpp"
@@ -38,16 +39,6 @@ cv::Size working_size(int width, int height, int max_side) {
   double scale = double(max_side) / long_side;
   return {std::max(1, int(std::lround(width * scale))), std::max(1, int(std::lround(height * scale)))};
 }
-
-// Sets cv::theRNG() (thread-local) to a fixed seed for a scope and restores the caller's state.
-class SeededRng {
- public:
-  SeededRng() : saved_(cv::theRNG().state) { cv::theRNG().state = kSeed; }
-  ~SeededRng() { cv::theRNG().state = saved_; }
-
- private:
-  std::uint64_t saved_;
-};
 
 // One of OpenCV's GrabCut colour models (the 1x65 double Mat it fills: 5 weights, 5 means,
 // 5 covariances), evaluated as its own code does (the (2 pi)^-3/2 factor cancels in ratios).
@@ -265,7 +256,7 @@ class GrabCutSegmenter final : public Segmenter {
 
     cv::Mat bgd_model, fgd_model;
     {
-      SeededRng seeded;
+      SeededRng seeded(kSeed);
       // One iteration per call (the models carry over in bgd/fgd_model, so this equals one call
       // with all iterations) lets a caller cancel or watch progress between iterations.
       for (int i = 0; i < iterations_; ++i) {
