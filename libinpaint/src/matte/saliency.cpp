@@ -1,8 +1,9 @@
 // The `saliency` matter: background removal with no model file. At a small working size it
-// (1) models the background by the colours along the image border (k-means in Lab), (2) scores
-// each pixel by its colour distance to the nearest border colour, weighted towards the centre,
-// (3) seeds GrabCut with that score (high: object, low: background, the border: surely
-// background unless it scores high) and (4) softens the binary result into a matte. It assumes
+// (1) models the background by the colours along the top, left and right edges (k-means in Lab;
+// not the bottom, where a standing subject is usually cut off), (2) scores each pixel by its
+// colour distance to the nearest of those colours, weighted towards the centre, (3) seeds GrabCut
+// with that score (high: object, low: background, those edges: surely background unless they
+// score high) and (4) softens the binary result into a matte. It assumes
 // what phone photos of a pet or a person usually are: one subject, standing out in colour from
 // the surroundings that reach the frame's edges. README "Background removal" gives its measured
 // agreement with a trained network.
@@ -40,7 +41,7 @@ cv::Mat border_contrast(const cv::Mat& lab, int border) {
   std::vector<cv::Vec3f> samples;
   for (int y = 0; y < lab.rows; ++y) {
     const cv::Vec3f* row = lab.ptr<cv::Vec3f>(y);
-    bool edge_row = y < border || y >= lab.rows - border;
+    bool edge_row = y < border;  // the top; the bottom is left out (see above)
     for (int x = 0; x < lab.cols; ++x)
       if (edge_row || x < border || x >= lab.cols - border) samples.push_back(row[x]);
   }
@@ -139,7 +140,7 @@ class SaliencyMatter final : public Matter {
     mask.setTo(cv::GC_PR_FGD, score8 > otsu);
     mask.setTo(cv::GC_FGD, score8 > std::min(254.0, otsu + 0.6 * (255 - otsu)));
     cv::Mat edge = cv::Mat::ones(small.size(), CV_8U) * 255;
-    edge(cv::Rect(border, border, std::max(0, small.cols - 2 * border), std::max(0, small.rows - 2 * border))).setTo(0);
+    edge(cv::Rect(border, border, std::max(0, small.cols - 2 * border), std::max(0, small.rows - border))).setTo(0);
     mask.setTo(cv::GC_BGD, edge & (score8 <= otsu));
     cv::Mat binary;
     int object = cv::countNonZero(mask == cv::GC_PR_FGD) + cv::countNonZero(mask == cv::GC_FGD);
