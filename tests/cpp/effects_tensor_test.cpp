@@ -65,10 +65,11 @@ Diff compare(const Image& a, const Image& b) {
   return d;
 }
 
-EffectsResult render(const Photo& p, const std::vector<Effect>& effects, EffectsBackend backend, CallParams params) {
+EffectsResult render(const Photo& p, const std::vector<Effect>& effects, EffectsBackend backend, CallParams params,
+                     const std::string& device = "cpu") {
   EffectsOptions o;
   o.backend = backend;
-  o.device = "cpu";
+  o.device = device;
   o.params = std::move(params);
   return render_effects(p.rgb, p.alpha, effects, o);
 }
@@ -98,6 +99,27 @@ TEST(EffectsTensor, AgreesWithTheOpenCVPathOnAPhoto) {
         EXPECT_EQ(d.max, 0) << bg << " " << effect_name(e);
       }
       if (e == Effect::Dither && !blur) EXPECT_GE(d.equal, 0.99);
+    }
+  }
+}
+
+// On a GPU (scripts/gpu-check.sh runs this binary there): the same agreement on cuda.
+TEST(EffectsTensor, AgreesOnCudaWhenAvailable) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const Photo& p = chelsea();
+  const std::vector<Effect> all = {Effect::Color, Effect::BlackWhite, Effect::PopArt, Effect::Dither};
+  for (const char* bg : {"transparent", "blur"}) {
+    CallParams params{{"background", std::string(bg)}};
+    EffectsResult cpu = render(p, all, EffectsBackend::OpenCV, params);
+    EffectsResult cuda = render(p, all, EffectsBackend::Tensor, params, "cuda");
+    EXPECT_EQ(cuda.device.rfind("cuda", 0), 0u) << cuda.device;
+    std::printf("[effects cuda] %s: shared %.1f ms, effects %.1f ms\n", bg, cuda.shared_ms, cuda.effects_ms);
+    for (int i = 0; i < 4; ++i) {
+      Diff d = compare(cpu.images[i].image, cuda.images[i].image);
+      std::printf("[effects cpu vs cuda] %-11s %-7s max %d  within1 %.6f  equal %.6f\n", bg, effect_name(all[i]), d.max,
+                  d.within1, d.equal);
+      EXPECT_LE(d.max, 2) << bg << " " << effect_name(all[i]);
+      EXPECT_GE(d.within1, 0.999) << bg << " " << effect_name(all[i]);
     }
   }
 }

@@ -513,8 +513,19 @@ TEST(Salient, DevicesAndDtypes) {
   EXPECT_NEAR(map_data(q)[17], test::at(in, 1, 1, 0) / 255.0, 1.0 / 128);
   EXPECT_NE(bf->spec().find("dtype=bfloat16"), std::string::npos);
   EXPECT_EQ(make(spec_of(p, "dtype=bf16"))->model_id(), make(spec_of(p, "dtype=bfloat16"))->model_id());
-  EXPECT_EQ(code_of([&] { make(spec_of(p, "dtype=float16")); }, &message), ErrorCode::InvalidArgument);
+  EXPECT_EQ(code_of([&] { make(spec_of(p, "device=cpu,dtype=float16")); }, &message), ErrorCode::InvalidArgument);
   EXPECT_NE(message.find("CUDA"), std::string::npos) << message;
+  if (torch::cuda::is_available()) {
+    // On a GPU (scripts/gpu-check.sh): the same map on cuda, in float32 and float16.
+    auto cpu = make(spec_of(p, "device=cpu,size=16,scale=255,mean=0,std=1"));
+    MattePrediction want = cpu->predict(in.view());
+    for (const char* dtype : {"float32", "float16"}) {
+      auto gpu = make(spec_of(p, std::string("device=cuda,size=16,scale=255,mean=0,std=1,dtype=") + dtype));
+      EXPECT_EQ(gpu->load_info().device.rfind("cuda", 0), 0u) << gpu->load_info().device;
+      MattePrediction got = gpu->predict(in.view());
+      for (int i = 0; i < 256; ++i) EXPECT_NEAR(map_data(got)[i], map_data(want)[i], 2e-3) << dtype << " " << i;
+    }
+  }
 }
 
 TEST(Salient, ModelIdFollowsWeightsAndContract) {

@@ -13,6 +13,7 @@
 //   [1,1,h',w'], [1,h',w'] or [h',w'] (any h', w'), or a tuple/list holding one at `output`.
 // Map: activation, then normalisation, then clamped to [0, 1] (predict()); matte() scales it to
 //   the photo with bilinear interpolation on the model's device and quantises round(255 v).
+#include <opencv2/core.hpp>
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -80,6 +81,66 @@ torch::Tensor corner_bilinear(const torch::Tensor& x, int64_t out_h, int64_t out
   fx = fx.view({1, 1, 1, out_w});
   auto out = rows.index_select(3, x0).mul(1 - fx).add_(rows.index_select(3, x1).mul(fx));
   return round ? out.round_() : out;
+}
+
+// corner_bilinear on the CPU, without tensors: at 12 MP a gather with tensors costs hundreds of
+// milliseconds in memory traffic, this a few tens. Same sampling, computed in double per pixel.
+struct CornerAxis {
+  std::vector<int> lo, hi;
+  std::vector<double> weight;
+  CornerAxis(int out, int in) : lo(out), hi(out), weight(out) {
+    for (int o = 0; o < out; ++o) {
+      double source = double(o) * in / out;
+      lo[o] = std::min(int(std::floor(source)), in - 1);
+      hi[o] = std::min(int(std::ceil(source)), in - 1);
+      weight[o] = source - std::floor(source);
+    }
+  }
+};
+
+// src: 8-bit, `channels` interleaved; rounded to bytes as imgly keeps the resized photo.
+cv::Mat corner_resize_bytes(const cv::Mat& src, int out_h, int out_w) {
+  const int channels = src.channels();
+  CornerAxis ys(out_h, src.rows), xs(out_w, src.cols);
+  cv::Mat out(out_h, out_w, src.type());
+  cv::parallel_for_(cv::Range(0, out_h), [&](const cv::Range& rows) {
+    for (int y = rows.start; y < rows.end; ++y) {
+      const std::uint8_t* r0 = src.ptr<std::uint8_t>(ys.lo[y]);
+      const std::uint8_t* r1 = src.ptr<std::uint8_t>(ys.hi[y]);
+      double fy = ys.weight[y];
+      std::uint8_t* o = out.ptr<std::uint8_t>(y);
+      for (int x = 0; x < out_w; ++x) {
+        int a = xs.lo[x] * channels, b = xs.hi[x] * channels;
+        double fx = xs.weight[x];
+        for (int c = 0; c < channels; ++c) {
+          double v = (1 - fx) * (1 - fy) * r0[a + c] + fx * (1 - fy) * r0[b + c] + (1 - fx) * fy * r1[a + c] + fx * fy * r1[b + c];
+          o[x * channels + c] = std::uint8_t(std::floor(v + 0.5));
+        }
+      }
+    }
+  });
+  return out;
+}
+
+// map: F32 [h, w] in [0, 1] (clamped here); the alpha as round(255 v), half to even like the tensor path.
+void corner_resize_map(const float* map, int map_h, int map_w, Image& alpha) {
+  const int out_h = alpha.height(), out_w = alpha.width();
+  CornerAxis ys(out_h, map_h), xs(out_w, map_w);
+  cv::parallel_for_(cv::Range(0, out_h), [&](const cv::Range& rows) {
+    std::vector<double> line(std::size_t(map_w));
+    for (int y = rows.start; y < rows.end; ++y) {
+      const float* r0 = map + std::size_t(ys.lo[y]) * map_w;
+      const float* r1 = map + std::size_t(ys.hi[y]) * map_w;
+      double fy = ys.weight[y];
+      for (int x = 0; x < map_w; ++x) line[x] = (1 - fy) * r0[x] + fy * r1[x];
+      std::uint8_t* o = alpha.data() + std::size_t(y) * out_w;
+      for (int x = 0; x < out_w; ++x) {
+        double fx = xs.weight[x];
+        double v = std::clamp((1 - fx) * line[xs.lo[x]] + fx * line[xs.hi[x]], 0.0, 1.0);
+        o[x] = std::uint8_t(std::nearbyint(255 * v));
+      }
+    }
+  });
 }
 
 const char* resize_name(Resize r) {
@@ -309,6 +370,12 @@ class SalientMatter final : public Matter {
       torch::NoGradGuard no_grad;
       c10::InferenceMode inference;
       auto m = map.to(device_, torch::kFloat32).view({1, 1, map.size(0), map.size(1)});
+      if ((m.size(2) != height || m.size(3) != width) && o_.contract.corner_upsample && device_.is_cpu()) {
+        auto small = m.contiguous();
+        Image alpha = Image::uninitialized(width, height, 1);
+        corner_resize_map(small.data_ptr<float>(), int(small.size(2)), int(small.size(3)), alpha);
+        return alpha;
+      }
       if ((m.size(2) != height || m.size(3) != width) && o_.contract.corner_upsample)
         m = corner_bilinear(m, height, width, false);
       else if (m.size(2) != height || m.size(3) != width)
@@ -362,8 +429,14 @@ class SalientMatter final : public Matter {
     // The caller's rows, no copy (any stride), to the device as bytes: a quarter of the traffic.
     auto bytes = torch::from_blob(const_cast<std::uint8_t*>(rgb.data), {rgb.height, rgb.width, 3},
                                   {int64_t(rgb.row_bytes()), 3, 1}, torch::kUInt8);
+    cv::Mat resized;
+    if (c.resize == Resize::Corner && device_.is_cpu() && (w != rgb.width || h != rgb.height)) {
+      cv::Mat photo(rgb.height, rgb.width, CV_8UC3, const_cast<std::uint8_t*>(rgb.data), rgb.row_bytes());
+      resized = corner_resize_bytes(photo, h, w);
+      bytes = torch::from_blob(resized.data, {h, w, 3}, {int64_t(resized.step[0]), 3, 1}, torch::kUInt8);
+    }
     auto x = bytes.to(device_).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
-    if (w != rgb.width || h != rgb.height) {
+    if (x.size(2) != h || x.size(3) != w) {
       auto size = std::vector<int64_t>{h, w};
       bool shrink = w <= rgb.width && h <= rgb.height;
       if (c.resize == Resize::Area && shrink) {
