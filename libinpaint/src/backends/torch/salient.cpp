@@ -127,7 +127,7 @@ void corner_resize_map(const float* map, int map_h, int map_w, Image& alpha) {
   const int out_h = alpha.height(), out_w = alpha.width();
   CornerAxis ys(out_h, map_h), xs(out_w, map_w);
   cv::parallel_for_(cv::Range(0, out_h), [&](const cv::Range& rows) {
-    std::vector<double> line(std::size_t(map_w));
+    std::vector<double> line(static_cast<std::size_t>(map_w));
     for (int y = rows.start; y < rows.end; ++y) {
       const float* r0 = map + std::size_t(ys.lo[y]) * map_w;
       const float* r1 = map + std::size_t(ys.hi[y]) * map_w;
