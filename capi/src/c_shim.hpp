@@ -247,6 +247,31 @@ inline void list_key_get(const std::vector<ModelInfo>& list, size_t index, size_
   give_strings(info.keys[key_index].name, out_key, info.keys[key_index].doc, out_doc);
 }
 
+// Writes one per-call parameter's description into the caller's struct (only the fields its
+// struct_size holds); default_text must outlive the caller's use of it.
+inline void give_param_info(const inpaint::ParamSpec& spec, const std::string& default_text,
+                            inpaint_param_info* out_info) {
+  static_assert(int(inpaint::ParamType::Bool) == INPAINT_PARAM_BOOL && int(inpaint::ParamType::Int) == INPAINT_PARAM_INT &&
+                    int(inpaint::ParamType::Float) == INPAINT_PARAM_FLOAT &&
+                    int(inpaint::ParamType::String) == INPAINT_PARAM_STRING,
+                "inpaint_param_type mirrors inpaint::ParamType");
+  inpaint_param_info all;
+  all.struct_size = out_info->struct_size;
+  all.name = spec.name.c_str();
+  all.type = static_cast<inpaint_param_type>(spec.type);
+  all.default_value = default_text.c_str();
+  all.min_value = spec.min_value;
+  all.max_value = spec.max_value;
+  all.doc = spec.doc.c_str();
+  const inpaint_param_info* from = &all;
+  INPAINT_TAKE(*out_info, from, name);
+  INPAINT_TAKE(*out_info, from, type);
+  INPAINT_TAKE(*out_info, from, default_value);
+  INPAINT_TAKE(*out_info, from, min_value);
+  INPAINT_TAKE(*out_info, from, max_value);
+  INPAINT_TAKE(*out_info, from, doc);
+}
+
 // Writes a model's or matter's load info into the caller's struct, only the fields its
 // (possibly older, shorter) struct_size holds.
 inline void give_load_info(const inpaint::ModelLoadInfo& info, bool ready, const char* function,

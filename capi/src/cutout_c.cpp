@@ -250,22 +250,7 @@ inpaint_status inpaint_effect_param_get(size_t index, inpaint_param_info* out_in
     if (index >= specs.size())
       invalid(std::string(fn) + ": index " + std::to_string(index) + " is out of range (there are " +
               std::to_string(specs.size()) + " effect parameters)");
-    const inpaint::ParamSpec& spec = specs[index];
-    inpaint_param_info all;
-    all.struct_size = out_info->struct_size;
-    all.name = spec.name.c_str();
-    all.type = static_cast<inpaint_param_type>(spec.type);
-    all.default_value = effect_param_texts().defaults[index].c_str();
-    all.min_value = spec.min_value;
-    all.max_value = spec.max_value;
-    all.doc = spec.doc.c_str();
-    const inpaint_param_info* from = &all;
-    INPAINT_TAKE(*out_info, from, name);
-    INPAINT_TAKE(*out_info, from, type);
-    INPAINT_TAKE(*out_info, from, default_value);
-    INPAINT_TAKE(*out_info, from, min_value);
-    INPAINT_TAKE(*out_info, from, max_value);
-    INPAINT_TAKE(*out_info, from, doc);
+    give_param_info(specs[index], effect_param_texts().defaults[index], out_info);
   });
 }
 

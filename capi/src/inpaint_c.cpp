@@ -523,27 +523,7 @@ inpaint_status inpaint_model_param_get(const inpaint_model* model, size_t index,
     if (index >= model->parameters.size())
       invalid(std::string(fn) + ": index " + std::to_string(index) + " is out of range (model '" + model->spec +
               "' declares " + std::to_string(model->parameters.size()) + ")");
-    const inpaint::ParamSpec& spec = model->parameters[index];
-    static_assert(int(inpaint::ParamType::Bool) == INPAINT_PARAM_BOOL && int(inpaint::ParamType::Int) == INPAINT_PARAM_INT &&
-                      int(inpaint::ParamType::Float) == INPAINT_PARAM_FLOAT &&
-                      int(inpaint::ParamType::String) == INPAINT_PARAM_STRING,
-                  "inpaint_param_type mirrors inpaint::ParamType");
-    inpaint_param_info all;
-    all.struct_size = out_info->struct_size;
-    all.name = spec.name.c_str();
-    all.type = static_cast<inpaint_param_type>(spec.type);
-    all.default_value = model->default_texts[index].c_str();
-    all.min_value = spec.min_value;
-    all.max_value = spec.max_value;
-    all.doc = spec.doc.c_str();
-    // Only the fields the caller's (possibly older, shorter) struct holds are written.
-    const inpaint_param_info* from = &all;
-    INPAINT_TAKE(*out_info, from, name);
-    INPAINT_TAKE(*out_info, from, type);
-    INPAINT_TAKE(*out_info, from, default_value);
-    INPAINT_TAKE(*out_info, from, min_value);
-    INPAINT_TAKE(*out_info, from, max_value);
-    INPAINT_TAKE(*out_info, from, doc);
+    give_param_info(model->parameters[index], model->default_texts[index], out_info);
   });
 }
 
