@@ -50,9 +50,9 @@ nlohmann::ordered_json load_info_json(const inpaint::ModelLoadInfo& info) {
 }
 
 nlohmann::ordered_json timings_json(const inpaint::CutoutTimes& t) {
-  return {{"key", t.key},       {"decode", t.decode},         {"orient", t.orient},   {"store", t.store},
-          {"preprocess", t.preprocess}, {"model", t.model}, {"postprocess", t.postprocess},
-          {"refine", t.refine}, {"effects", t.effects},       {"encode", t.encode},   {"total", t.total}};
+  nlohmann::ordered_json out;
+  for (const inpaint::CutoutStageField& stage : inpaint::kCutoutStageFields) out[stage.name] = t.*stage.ms;
+  return out;
 }
 
 }  // namespace

@@ -28,21 +28,6 @@ struct PyCutoutResult {
   int width = 0, height = 0;
 };
 
-// The stages of CutoutTimes as the keys of CutoutResult.timings, in their order.
-struct CutoutStage {
-  const char* name;
-  double CutoutTimes::*ms;
-};
-const CutoutStage kCutoutStages[] = {
-    {"key", &CutoutTimes::key},         {"decode", &CutoutTimes::decode},
-    {"orient", &CutoutTimes::orient},   {"store", &CutoutTimes::store},
-    {"preprocess", &CutoutTimes::preprocess}, {"model", &CutoutTimes::model},
-    {"postprocess", &CutoutTimes::postprocess}, {"refine", &CutoutTimes::refine},
-    {"effects", &CutoutTimes::effects}, {"encode", &CutoutTimes::encode},
-    {"total", &CutoutTimes::total},
-};
-static_assert(sizeof(CutoutTimes) == std::size(kCutoutStages) * sizeof(double),
-              "CutoutTimes changed: list the new stage in kCutoutStages");
 
 // effects=: "bw,popart" or ["bw", "popart"]; "" or [] (where allowed) for none.
 std::vector<Effect> effect_list(const py::object& effects, const char* function, bool none_allowed) {
@@ -87,7 +72,7 @@ PyCutoutResult to_python(CutoutResult&& r) {
   PyCutoutResult out;
   for (const CutoutOutput& o : r.outputs->outputs) out.outputs[effect_name(o.effect)] = to_bytes(o.encoded);
   out.alpha = to_array_or_none(std::move(r.alpha));
-  for (const CutoutStage& stage : kCutoutStages) out.timings[stage.name] = r.times.*stage.ms;
+  for (const CutoutStageField& stage : kCutoutStageFields) out.timings[stage.name] = r.times.*stage.ms;
   out.outputs_from_cache = r.outputs_from_cache;
   out.matte_from_store = r.matte_from_store;
   out.matte_stored = r.matte_stored;

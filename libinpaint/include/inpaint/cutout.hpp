@@ -91,6 +91,23 @@ struct CutoutTimes {
   double total = 0;
 };
 
+// The stages of CutoutTimes in order, by name: Python's timings dict and the CLI's JSON are built
+// from this list (the C struct mirrors it, checked at compile time).
+struct CutoutStageField {
+  const char* name;
+  double CutoutTimes::*ms;
+};
+inline constexpr CutoutStageField kCutoutStageFields[] = {
+    {"key", &CutoutTimes::key},         {"decode", &CutoutTimes::decode},
+    {"orient", &CutoutTimes::orient},   {"store", &CutoutTimes::store},
+    {"preprocess", &CutoutTimes::preprocess}, {"model", &CutoutTimes::model},
+    {"postprocess", &CutoutTimes::postprocess}, {"refine", &CutoutTimes::refine},
+    {"effects", &CutoutTimes::effects}, {"encode", &CutoutTimes::encode},
+    {"total", &CutoutTimes::total},
+};
+static_assert(sizeof(CutoutTimes) == sizeof(kCutoutStageFields) / sizeof(kCutoutStageFields[0]) * sizeof(double),
+              "CutoutTimes changed: list the new stage in kCutoutStageFields");
+
 struct CutoutResult {
   Image alpha;  // the matte used (after refinement, times the input's own alpha); empty when served from the cache
   std::shared_ptr<const CutoutOutputs> outputs;  // never null
