@@ -324,6 +324,17 @@ TEST_F(Cutout, BadRequestsFailBeforeAnyWork) {
   o = {};
   o.refine_radius = 1000;
   EXPECT_EQ(code_of([&] { remove_background(*matter, bytes.data(), bytes.size(), o); }), ErrorCode::InvalidArgument);
+  o = {};
+  o.refine_radius = 4;
+  o.refine_eps = 0;
+  EXPECT_EQ(code_of([&] { remove_background(*matter, bytes.data(), bytes.size(), o); }, &message), ErrorCode::InvalidArgument);
+  EXPECT_NE(message.find("refine_eps"), std::string::npos) << message;
+  o = {};
+  o.threads = 0;
+  EXPECT_EQ(code_of([&] { remove_background(*matter, bytes.data(), bytes.size(), o); }), ErrorCode::InvalidArgument);
+  o = {};
+  o.output.png_compression = 10;
+  EXPECT_EQ(code_of([&] { remove_background(*matter, bytes.data(), bytes.size(), o); }), ErrorCode::InvalidArgument);
   EXPECT_EQ(code_of([&] { remove_background(*matter, nullptr, 0); }), ErrorCode::Decode);
   std::vector<std::uint8_t> truncated(bytes.begin(), bytes.begin() + bytes.size() / 2);
   EXPECT_EQ(code_of([&] { remove_background(*matter, truncated.data(), truncated.size()); }), ErrorCode::Decode);
