@@ -3,6 +3,7 @@
 #include "core/files.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 
 #include "core/text.hpp"
@@ -204,6 +206,36 @@ std::vector<std::uint8_t> read_file(const std::string& path) {
 }
 
 void require_regular_file(const std::string& path) { ::close(open_regular(path)); }
+
+namespace detail {
+
+std::shared_ptr<const MappedFile> map_file(const std::string& path, MapAdvice advice) {
+  // Allocated before the map so that nothing can throw between mmap and the deleter owning it.
+  auto file = std::make_unique<MappedFile>();
+  struct stat st {};
+  int fd = open_regular(path, &st);
+  if (st.st_size > 0) {
+    void* addr = ::mmap(nullptr, std::size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (addr == MAP_FAILED) {
+      int err = errno;
+      ::close(fd);
+      throw Error(ErrorCode::Io, "cannot map " + quoted(path, 300) + " (" + std::to_string(st.st_size) +
+                                     " bytes): " + errno_text(err));
+    }
+    file->data = static_cast<const std::uint8_t*>(addr);
+    file->size = std::size_t(st.st_size);
+    if (advice != MapAdvice::Normal)
+      ::madvise(addr, file->size, advice == MapAdvice::Sequential ? MADV_SEQUENTIAL : MADV_WILLNEED);
+  }
+  ::close(fd);  // the map keeps the file
+  // shared_ptr's constructor calls the deleter itself if it cannot allocate its control block.
+  return std::shared_ptr<const MappedFile>(file.release(), [](const MappedFile* m) {
+    if (m->size) ::munmap(const_cast<std::uint8_t*>(m->data), m->size);
+    delete m;
+  });
+}
+
+}  // namespace detail
 
 void write_file_atomic(const std::string& path, const std::uint8_t* bytes, std::size_t size) {
   write_files_atomic({{path, bytes, size}});

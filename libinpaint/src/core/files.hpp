@@ -1,14 +1,18 @@
 #pragma once
 // File helpers shared by the image outputs (image.hpp's write_file_atomic, the CLI, the C API)
 // and the safetensors writer and directory store: one atomic writer, one temporary-name
-// scheme, one errno text. Internal only.
+// scheme, one errno text, and the read-only memory map that model weights are read through.
+// Internal only.
 #include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "inpaint/export.hpp"
 
 namespace inpaint::detail {
 
@@ -63,5 +67,31 @@ std::string temp_path_for(const std::string& path);
 // Whether a directory entry's name is one that temp_path_for makes: what the directory store
 // may sweep up when a writer died, and nothing else.
 bool is_temp_name(std::string_view name);
+
+// A whole file mapped read-only (PROT_READ, MAP_PRIVATE), unmapped when the last holder lets
+// go. An empty file is size 0 and data null (nothing is mapped).
+//
+// For model weights only, never for what the stores keep: a file that another process
+// truncates while it is mapped loses the pages past its new end, and the next touch of one of
+// them raises SIGBUS, which kills the process wherever it happens; no check made at map time
+// can rule that out later. Weights are files an operator installs and replaces by rename (the
+// map keeps the old inode), so the saving (no 12 GB copy, pages shared with every process
+// mapping the same file) is worth it there; the encoding stores copy (try_read_safetensors).
+struct MappedFile {
+  const std::uint8_t* data = nullptr;
+  std::size_t size = 0;
+};
+
+// What the kernel is told about the coming reads (madvise; advisory, a refusal is ignored).
+enum class MapAdvice {
+  Normal,      // the kernel's default readahead
+  Sequential,  // read once front to back (a copy to a device): more readahead, pages dropped sooner
+  WillNeed,    // start reading the whole file in now (the call may take a while on a large file)
+};
+
+// Maps path: opened O_RDONLY|O_CLOEXEC|O_NONBLOCK (a FIFO is refused, never waited on);
+// anything but a regular file, or a failure to open, stat or map, is Error(Io) naming path.
+// Exported for the torch backend and the tests.
+INPAINT_CXX_API std::shared_ptr<const MappedFile> map_file(const std::string& path, MapAdvice advice = MapAdvice::Normal);
 
 }  // namespace inpaint::detail

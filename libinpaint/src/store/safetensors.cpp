@@ -249,6 +249,15 @@ std::optional<Encoding> try_read_safetensors(const std::string& path, struct sta
   }
 }
 
+Encoding map_safetensors(const std::string& path, MapAdvice advice) {
+  std::shared_ptr<const MappedFile> map = map_file(path, advice);
+  try {
+    return parse_safetensors(map->data, map->size, map);
+  } catch (const Error& e) {
+    throw Error(e.code(), "'" + path + "': " + e.what());
+  }
+}
+
 }  // namespace detail
 
 std::size_t safetensors_size(const Encoding& encoding) { return detail::safetensors_layout(encoding).total; }

@@ -8,6 +8,7 @@
 
 #include "core/files.hpp"
 #include "inpaint/encoding.hpp"
+#include "inpaint/export.hpp"
 
 namespace inpaint::detail {
 
@@ -29,5 +30,14 @@ void write_safetensors_atomic(const std::string& path, const Encoding& encoding,
 // directory, socket or device is Error(Decode) and is never waited on. file_stat (may be null)
 // gets the opened file's stat.
 std::optional<Encoding> try_read_safetensors(const std::string& path, struct stat* file_stat);
+
+// Reads a file through a read-only memory map (core/files.hpp map_file): the tensors point into
+// the map and keep it alive (their owner), nothing is copied. For model weights only: a file
+// truncated by another process while mapped raises SIGBUS at the next touch of a lost page
+// (see MappedFile), which is why the stores read with a copy instead. A missing file, a FIFO,
+// directory, socket or device is Error(Io) naming path (never waited on); a malformed file is
+// Error(Decode) naming path, with parse_safetensors' rules.
+// Exported for the torch backend (model weights).
+INPAINT_CXX_API Encoding map_safetensors(const std::string& path, MapAdvice advice = MapAdvice::Normal);
 
 }  // namespace inpaint::detail
