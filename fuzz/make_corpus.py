@@ -206,6 +206,73 @@ def safetensors_set():
     return out
 
 
+# ---------------------------------------------------------------- GGUF
+
+def _gstr(s):
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack("<Q", len(b)) + b
+
+
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<B", 10: "<Q", 11: "<q", 12: "<d"}
+
+
+def _gvalue(vtype, value):
+    """The bytes of a value of GGUF value type vtype (no type id); arrays: (element type, [values])."""
+    if vtype == 8:
+        return _gstr(value)
+    if vtype == 9:
+        etype, items = value
+        return struct.pack("<IQ", etype, len(items)) + b"".join(_gvalue(etype, v) for v in items)
+    return struct.pack(_SCALARS[vtype], value)
+
+
+def gguf(tensors, metadata=(), alignment=32, version=3):
+    """tensors: list of (name, ggml type id, ne innermost first, raw bytes) in file order;
+    metadata: list of (key, value type, value). Each tensor padded to the alignment but the last."""
+    out = b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(metadata))
+    for key, vtype, value in metadata:
+        out += _gstr(key) + struct.pack("<I", vtype) + _gvalue(vtype, value)
+    offset = 0
+    for name, gtype, ne, raw in tensors:
+        out += _gstr(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", n) for n in ne)
+        out += struct.pack("<IQ", gtype, offset)
+        offset += len(raw) + (-len(raw) % alignment)
+    out += b"\0" * (-len(out) % alignment)
+    for k, (_, _, _, raw) in enumerate(tensors):
+        out += raw
+        if k + 1 < len(tensors):
+            out += b"\0" * (-len(raw) % alignment)
+    return out
+
+
+def gguf_set():
+    f32 = np.arange(6, dtype="<f4").tobytes()
+    f16 = np.array([1, -2, 0.5, 3], dtype="<f2").tobytes()
+    bf16 = b"\x80\x3f\x00\x40\x00\xc0\x00\x00"
+    q8_0 = b"".join(np.array([0.01], dtype="<f2").tobytes() + bytes(range(k, k + 32)) for k in range(4))  # 2 rows of 64
+    every_value = [
+        ("general.architecture", 8, "flux"), ("general.quantization_version", 4, 2), ("general.file_type", 4, 7),
+        ("v.u8", 0, 200), ("v.i8", 1, -5), ("v.u16", 2, 60000), ("v.i16", 3, -30000), ("v.i32", 5, -7),
+        ("v.f32", 6, 1.5), ("v.bool", 7, 1), ("v.u64", 10, 1 << 40), ("v.i64", 11, -(1 << 40)), ("v.f64", 12, -2.25),
+        ("v.ints", 9, (5, [1, -2, 3])), ("v.strings", 9, (8, ["a", "bc", ""])),
+        ("v.nested", 9, (9, [(0, [1, 2]), (8, ["x"])])), ("v.bools", 9, (7, [0, 1])),
+    ]
+    flux = [
+        ("img_in.bias", 0, [6], f32),
+        ("img_in.weight", 1, [2, 2], f16),
+        ("time_in.weight", 30, [4], bf16),
+        ("double_blocks.0.img_attn.qkv.weight", 8, [64, 2], q8_0),
+    ]
+    out = {}
+    out["flux_q8_0.gguf"] = gguf(flux, every_value)
+    out["align64.gguf"] = gguf(flux, [("general.alignment", 4, 64)], alignment=64)
+    out["version2.gguf"] = gguf(flux[:2], [("general.architecture", 8, "flux")], version=2)
+    out["only_metadata.gguf"] = gguf([], every_value[:3])
+    out["empty.gguf"] = gguf([])
+    out["f32_3d.gguf"] = gguf([("t", 0, [1, 2, 3], f32)])
+    return out
+
+
 # ---------------------------------------------------------------- text inputs
 
 JSON_SEEDS = [
@@ -295,6 +362,7 @@ def main():
         "fuzz_exif": {**exifs, "no_exif.jpg": jpegs["baseline.jpg"][:64]},
         "fuzz_mask": mask_set(pngs),
         "fuzz_safetensors": safetensors_set(),
+        "fuzz_gguf": gguf_set(),
         "fuzz_json": text(json.dumps(j) for j in JSON_SEEDS),
         "fuzz_model_spec": text(MODEL_SPECS),
         "fuzz_segmenter_spec": text(SEGMENTER_SPECS),

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <utility>
 
 #include "core/files.hpp"
 #include "inpaint/encoding.hpp"
@@ -55,6 +56,8 @@ std::string array(std::uint32_t type, std::uint64_t count, const std::string& el
 }
 
 struct TensorSpec {
+  TensorSpec(std::string n, std::uint32_t t, std::vector<std::uint64_t> dims, std::string bytes)
+      : name(std::move(n)), type(t), ne(std::move(dims)), data(std::move(bytes)) {}
   std::string name;
   std::uint32_t type = 0;
   std::vector<std::uint64_t> ne;  // innermost first, as in the file
@@ -158,7 +161,12 @@ std::string parse_error(const std::string& bytes) {
   return "";
 }
 
-#define EXPECT_HAS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
+// text holds part (text is evaluated once: it may be a parse_error call).
+#define EXPECT_HAS(text, part)                                        \
+  do {                                                                \
+    const std::string has_text_ = (text);                             \
+    EXPECT_NE(has_text_.find(part), std::string::npos) << has_text_; \
+  } while (0)
 
 FileSpec one_tensor(TensorSpec t) {
   FileSpec spec;
