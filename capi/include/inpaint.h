@@ -273,6 +273,7 @@ typedef struct inpaint_model_load_info {
                          built-in models only then */
   double backend_ms;  /* loading the backend the model runs on (the torch backend: only the first
                          model that needs it pays; 0 for the others and for built-in models) */
+  unsigned long long weight_bytes; /* weights resident on the device (flux reports it; 0 when unknown) */
 } inpaint_model_load_info;
 
 /* Zeroes the struct and sets struct_size. */

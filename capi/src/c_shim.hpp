@@ -285,12 +285,14 @@ inline void give_load_info(const inpaint::ModelLoadInfo& info, bool ready, const
   all.warmup_ms = info.warmup_ms;
   all.ready = ready ? 1 : 0;
   all.backend_ms = info.backend_ms;
+  all.weight_bytes = info.weight_bytes;
   const inpaint_model_load_info* from = &all;
   INPAINT_TAKE(*out_info, from, device);
   INPAINT_TAKE(*out_info, from, load_ms);
   INPAINT_TAKE(*out_info, from, warmup_ms);
   INPAINT_TAKE(*out_info, from, ready);
   INPAINT_TAKE(*out_info, from, backend_ms);
+  INPAINT_TAKE(*out_info, from, weight_bytes);
 }
 
 inline inpaint_encoding* new_encoding(inpaint::Encoding&& encoding) {

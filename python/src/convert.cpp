@@ -108,6 +108,7 @@ py::dict load_info_dict(const ModelLoadInfo& info) {
   d["load_ms"] = info.load_ms;
   d["warmup_ms"] = info.warmup_ms;
   d["backend_ms"] = info.backend_ms;
+  d["weight_bytes"] = info.weight_bytes;
   return d;
 }
 

@@ -606,7 +606,7 @@ static void test_model_load_info(void) {
   info.load_ms = info.warmup_ms = -1;
   CHECK_OK(inpaint_model_get_load_info(model, &info));
   CHECK(info.device != NULL && strcmp(info.device, "cpu") == 0);
-  CHECK(info.load_ms == 0 && info.warmup_ms == 0 && info.ready == 1 && info.backend_ms == 0);
+  CHECK(info.load_ms == 0 && info.warmup_ms == 0 && info.ready == 1 && info.backend_ms == 0 && info.weight_bytes == 0);
 
   /* A caller built against an older, shorter struct: fields past its struct_size stay as they were. */
   inpaint_model_load_info_init(&info);

@@ -57,7 +57,8 @@ def test_lama_module_from_python(modules):
     assert "contract=lama" in model.spec and "device=cpu" in model.spec and "warmup=1" in model.spec
     info = model.load_info
     assert info["device"] == "cpu" and info["load_ms"] > 0 and info["warmup_ms"] > 0
-    assert inpaint.Model("telea").load_info == {"device": "cpu", "load_ms": 0.0, "warmup_ms": 0.0, "backend_ms": 0.0}
+    assert inpaint.Model("telea").load_info == {"device": "cpu", "load_ms": 0.0, "warmup_ms": 0.0, "backend_ms": 0.0,
+                                                "weight_bytes": 0}
 
     assert model.ready is True and inpaint.Model("telea").ready is True
     image, mask = _photo(37, 53), _hole(37, 53, (10, 5, 30, 20))

@@ -76,6 +76,7 @@ struct ModelLoadInfo {
   double warmup_ms = 0;        // the warm-up run; 0 when none ran
   double backend_ms = 0;       // loading the backend it runs on (the torch backend: only the first
                                // model that needs it pays; 0 for the others and for built-ins)
+  std::uint64_t weight_bytes = 0;  // weights resident on the device (reported by flux; 0 when unknown)
 };
 
 // A fill model. A factory returns it loaded (and warmed up when asked), ready to run. A loaded model is immutable and may be shared by any number of threads.

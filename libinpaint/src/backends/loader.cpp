@@ -152,6 +152,10 @@ std::unique_ptr<InpaintModel> make_torchscript(const ModelSpec& spec) {
                       [&](const TorchBackendApi& api, double load_ms) { return api.make_torchscript(spec, load_ms); });
 }
 
+std::unique_ptr<InpaintModel> make_flux(const ModelSpec& spec) {
+  return with_backend("model 'flux'", [&](const TorchBackendApi& api, double load_ms) { return api.make_flux(spec, load_ms); });
+}
+
 std::unique_ptr<Segmenter> make_sam_segmenter(const ModelSpec& spec) {
   return with_backend("segmenter 'sam'", [&](const TorchBackendApi& api, double load_ms) { return api.make_sam(spec, load_ms); });
 }

@@ -18,7 +18,7 @@
 namespace inpaint::detail {
 
 // Bump whenever TorchBackendApi, or a library type that crosses it, changes layout or meaning.
-constexpr std::uint32_t kTorchBackendApiVersion = 2;
+constexpr std::uint32_t kTorchBackendApiVersion = 3;
 
 #ifdef _GLIBCXX_USE_CXX11_ABI
 constexpr int kCxx11Abi = _GLIBCXX_USE_CXX11_ABI;
@@ -40,6 +40,7 @@ struct TorchBackendApi {
   // The tensor path of render_effects; params already resolved against effect_parameters().
   EffectsResult (*render_effects)(const ImageView& rgb, const ImageView& alpha, const std::vector<Effect>& effects,
                                   const CallParams& params, const std::string& device, const RunControl* control);
+  std::unique_ptr<InpaintModel> (*make_flux)(const ModelSpec& spec, double backend_ms);
 };
 
 // The backend's one exported symbol: extern "C" const TorchBackendApi* inpaint_torch_backend(void).

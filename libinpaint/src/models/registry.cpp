@@ -81,6 +81,26 @@ void register_builtin_models(Registry& registry) {
                 {"warmup", "0|1: one run at load (0)"},
                 {"empty_cache", "0|1: free cached CUDA memory after each run (0)"}},
                detail::make_torchscript);
+  registry.add("flux", "FLUX.1-Fill diffusion transformer from BFL/diffusers safetensors or GGUF (Q8_0)",
+               {{"path", "the transformer: flux1-fill-dev.safetensors, diffusers' or a .gguf (required)"},
+                {"ae", "the autoencoder, ae.safetensors (required)"},
+                {"prompts", "the prompt table: T5 and CLIP embeddings per prompt (required)"},
+                {"missing_prompt", "error|fallback: a prompt not in the table (error)"},
+                {"device", "cpu|cuda|cuda:N|auto (auto)"},
+                {"dtype", "fp32|bf16|fp16|auto (auto: bf16 on Ampere+, fp16 on older GPUs, fp32 on CPU)"},
+                {"quant", "none|int8|auto: int8 keeps block weights as Q8_0 int8 (auto: int8 for a quantised file)"},
+                {"axes", "rotary split of the head width, e.g. 16/56/56 (from the checkpoint)"},
+                {"steps", "default denoising steps, 1..200 (28)"},
+                {"guidance", "default guidance, 0..100 (30)"},
+                {"shift", "0|1: resolution-dependent schedule shift (1)"},
+                {"max_side", "working long side cap, multiple of 16 (1024)"},
+                {"min_side", "working long side floor, multiple of 16 (512)"},
+                {"concurrency", "runs at once (1; 0 = no limit)"},
+                {"wait_ms", "how long a run waits for a free slot (30000)"},
+                {"threads", "CPU threads (all)"},
+                {"warmup", "0|1: one 2-step run at load (0)"},
+                {"empty_cache", "0|1: free cached CUDA memory after each run (0)"}},
+               detail::make_flux);
 }
 
 Registry& default_registry() {

@@ -17,6 +17,7 @@ std::unique_ptr<Segmenter> make_sam(const ModelSpec& spec, double backend_ms);  
 cv::Mat clean_binary_mask(const cv::Mat& binary, const MaskCleanOptions& options,
                           const std::string& device);                                     // mask_tensor.cpp
 std::unique_ptr<Matter> make_salient(const ModelSpec& spec, double backend_ms);            // salient.cpp
+std::unique_ptr<InpaintModel> make_flux(const ModelSpec& spec, double backend_ms);       // diffusion/flux_model.cpp
 EffectsResult render_effects(const ImageView& rgb, const ImageView& alpha, const std::vector<Effect>& effects,
                              const CallParams& params, const std::string& device,
                              const RunControl* control);                                   // effects_tensor.cpp

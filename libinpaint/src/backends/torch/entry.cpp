@@ -16,6 +16,7 @@ extern "C" __attribute__((visibility("default"))) const inpaint::detail::TorchBa
       &inpaint::torch_backend::clean_binary_mask,
       &inpaint::torch_backend::make_salient,
       &inpaint::torch_backend::render_effects,
+      &inpaint::torch_backend::make_flux,
   };
   return &api;
 }
