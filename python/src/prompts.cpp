@@ -59,6 +59,23 @@ void bind_prompts(py::module_& m) {
       "table is a JSON file {'surfaces': {...}, 'fallback': ...} extending the built-in table.\n"
       "Raises ParseError for malformed JSON.");
 
+  m.def(
+      "prompt_table",
+      [](const std::optional<std::filesystem::path>& table) {
+        std::optional<std::string> table_path;
+        if (table) table_path = table->string();
+        PromptTable prompts =
+            without_gil([&] { return table_path ? PromptTable::from_json_file(*table_path) : PromptTable::builtin(); });
+        py::dict out;
+        out["surfaces"] = prompts.surfaces;
+        out["fallback"] = prompts.fallback;
+        return out;
+      },
+      py::arg("table") = py::none(),
+      "The prompt table build_prompt() uses: {'surfaces': {surface: prompt}, 'fallback': prompt}, the\n"
+      "built-in one or the built-in one extended by the JSON file `table` (surface names lower-cased\n"
+      "and trimmed, as build_prompt() looks them up). Raises ParseError for a malformed file.");
+
   const LabelWaitPolicy policy;
   m.def(
       "decide_label_wait",

@@ -4,6 +4,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 
 #include "convert.hpp"
@@ -92,6 +93,21 @@ std::string repr(const Encoding& e) {
   return text + "})";
 }
 
+// The __metadata__ keys that EncodingMetadata's own fields write (safetensors.cpp): an extra pair
+// of one of these names would be overwritten silently, so it is refused.
+void set_extra(Encoding& e, const std::map<std::string, std::string>& extra) {
+  static const char* const reserved[] = {"model_id",      "model_checksum",  "preprocessing", "dtype",         "image_sha256",
+                                         "original_width", "original_height", "created_at",    "format_version"};
+  for (const auto& [key, value] : extra) {
+    if (key.empty()) throw Error(ErrorCode::InvalidArgument, "extra metadata keys must be non-empty");
+    for (const char* name : reserved)
+      if (key == name)
+        throw Error(ErrorCode::InvalidArgument, "extra metadata key '" + key +
+                                                    "' is one of the encoding's own fields; pass it as that argument");
+  }
+  e.metadata.extra = extra;
+}
+
 }  // namespace
 
 void bind_store(py::module_& m) {
@@ -101,8 +117,10 @@ void bind_store(py::module_& m) {
                        "F8 tensors as their raw bits (uint16, uint8). Copies share the tensors.")
       .def(py::init([](const std::string& model_id, const std::string& model_checksum, const std::string& preprocessing,
                        const std::string& dtype, const std::string& image_sha256, int original_width,
-                       int original_height, std::int64_t created_at) {
+                       int original_height, std::int64_t created_at,
+                       const std::optional<std::map<std::string, std::string>>& extra) {
              Encoding e;
+             if (extra) set_extra(e, *extra);
              e.metadata.model_id = model_id;
              e.metadata.model_checksum = model_checksum;
              e.metadata.preprocessing = preprocessing;
@@ -115,8 +133,9 @@ void bind_store(py::module_& m) {
            }),
            py::arg("model_id") = "", py::arg("model_checksum") = "", py::arg("preprocessing") = "",
            py::arg("dtype") = "", py::arg("image_sha256") = "", py::arg("original_width") = 0,
-           py::arg("original_height") = 0, py::arg("created_at") = 0,
-           "An encoding with no tensors yet; add them with add().")
+           py::arg("original_height") = 0, py::arg("created_at") = 0, py::arg("extra") = py::none(),
+           "An encoding with no tensors yet; add them with add(). extra: other __metadata__ string\n"
+           "pairs to write (not the names of the fields above).")
       .def("add", &add_tensor, py::arg("name"), py::arg("array").noconvert(), py::arg("dtype") = py::none(),
            py::arg("copy") = true,
            "Adds a C-contiguous numpy array as tensor `name` (replacing one of that name). Its dtype\n"
@@ -154,8 +173,9 @@ void bind_store(py::module_& m) {
       .def_property_readonly("original_height", [](const Encoding& e) { return e.metadata.original_height; })
       .def_property_readonly("created_at", [](const Encoding& e) { return e.metadata.created_at; })
       .def_property_readonly("format_version", [](const Encoding& e) { return e.metadata.format_version; })
-      .def_property_readonly("extra", [](const Encoding& e) { return e.metadata.extra; },
-                             "Other __metadata__ pairs, as read from the file.");
+      .def_property("extra", [](const Encoding& e) { return e.metadata.extra; }, &set_extra,
+                    "Other __metadata__ pairs, as read from the file or to be written. A copy: assign a\n"
+                    "whole dict to change them (its keys must not be the fields above).");
 
   m.def(
       "read_safetensors",

@@ -30,7 +30,8 @@ def stub_kind(node):
         return "class"
     if isinstance(node, ast.FunctionDef):
         decorators = {ast.unparse(d) for d in node.decorator_list}
-        return "attribute" if "property" in decorators else "function"
+        settable = any(d.endswith(".setter") for d in decorators)  # the setter of a property above
+        return "attribute" if "property" in decorators or settable else "function"
     return "attribute"  # an annotated or assigned name
 
 

@@ -554,6 +554,22 @@ def test_build_prompt_from_labels():
     assert "Prompt(" in repr(prompt)
 
 
+def test_prompt_table_is_what_build_prompt_uses(tmp_path):
+    table = inpaint.prompt_table()
+    assert set(table) == {"surfaces", "fallback"} and set(inpaint.surface_labels()) <= set(table["surfaces"])
+    for surface, text in table["surfaces"].items():
+        assert inpaint.build_prompt({"surface": surface, "confidence": 1}).text == text
+    assert inpaint.build_prompt(None).text == table["fallback"]
+    path = tmp_path / "table.json"
+    path.write_text(json.dumps({"surfaces": {" Moss ": "soft green moss", "grass": "short grass"}, "fallback": "fb"}))
+    extended = inpaint.prompt_table(path)
+    assert extended["surfaces"]["moss"] == "soft green moss" and extended["surfaces"]["grass"] == "short grass"
+    assert extended["surfaces"]["sand"] == table["surfaces"]["sand"] and extended["fallback"] == "fb"
+    path.write_text('{"surfaces": []}')
+    with pytest.raises(inpaint.ParseError):
+        inpaint.prompt_table(path)
+
+
 @pytest.mark.parametrize(
     "labels, reason",
     [

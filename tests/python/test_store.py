@@ -120,6 +120,31 @@ def test_independently_written_files_read_back(tmp_path):
         np.testing.assert_array_equal(e[name], array)
 
 
+def test_extra_metadata_is_written_and_read_back(tmp_path):
+    e = inpaint.Encoding(model_id="m", extra={"kind": "flux-prompt-table", "prompt.0": "grass, é"})
+    assert e.extra == {"kind": "flux-prompt-table", "prompt.0": "grass, é"}
+    e.add("t", np.zeros((2, 3), np.float32))
+    e.extra = {**e.extra, "fallback": "x"}  # a copy comes out: assign the whole dict
+    path = tmp_path / "x.safetensors"
+    inpaint.write_safetensors(path, e)
+    (n,) = struct.unpack("<Q", path.read_bytes()[:8])
+    metadata = json.loads(path.read_bytes()[8 : 8 + n])["__metadata__"]
+    assert metadata["prompt.0"] == "grass, é" and metadata["fallback"] == "x" and metadata["model_id"] == "m"
+    back = inpaint.read_safetensors(path)
+    assert back.extra == {"kind": "flux-prompt-table", "prompt.0": "grass, é", "fallback": "x"}
+    assert inpaint.Encoding.from_bytes(e.to_bytes()).extra == back.extra
+    # The encoding's own fields are written from their attributes: an extra pair of that name
+    # would be lost, so it is refused.
+    for key in ("dtype", "model_id", "format_version", ""):
+        with pytest.raises(inpaint.InvalidArgumentError):
+            inpaint.Encoding(extra={key: "x"})
+        with pytest.raises(inpaint.InvalidArgumentError):
+            e.extra = {key: "x"}
+    assert e.extra["fallback"] == "x"
+    with pytest.raises(TypeError):
+        inpaint.Encoding(extra={"a": 1})
+
+
 def test_metadata_round_trips(tmp_path):
     path = tmp_path / "s.safetensors"
     inpaint.write_safetensors(path, sample())
