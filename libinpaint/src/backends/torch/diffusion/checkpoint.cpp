@@ -47,16 +47,26 @@ const char* kind_name(StoredTensor::Kind kind) {
   return "?";
 }
 
-// The stored bytes as a CPU tensor (a copy: the map stays read-only and may be unaligned).
-torch::Tensor host_tensor(const StoredTensor& t) {
-  auto bytes = torch::from_blob(const_cast<std::uint8_t*>(t.data), {std::int64_t(t.nbytes)}, torch::kUInt8).clone();
-  switch (t.kind) {
-    case StoredTensor::Kind::F32: return bytes.view(torch::kFloat32).view(t.shape);
-    case StoredTensor::Kind::F16: return bytes.view(torch::kFloat16).view(t.shape);
-    case StoredTensor::Kind::BF16: return bytes.view(torch::kBFloat16).view(t.shape);
+torch::Dtype dtype_of(StoredTensor::Kind kind) {
+  switch (kind) {
+    case StoredTensor::Kind::F32: return torch::kFloat32;
+    case StoredTensor::Kind::F16: return torch::kFloat16;
+    case StoredTensor::Kind::BF16: return torch::kBFloat16;
     case StoredTensor::Kind::Q8_0: break;
   }
-  throw Error(ErrorCode::Internal, "flux: host_tensor called on a Q8_0 tensor");
+  throw Error(ErrorCode::Internal, "flux: a Q8_0 tensor has no plain dtype");
+}
+
+// The stored bytes as a CPU tensor. borrow: a view of the read-only map itself, for a caller
+// that copies it anyway (to a GPU, to another dtype); otherwise, or when the bytes are not
+// aligned to the element size, an owned copy.
+torch::Tensor host_tensor(const StoredTensor& t, bool borrow) {
+  auto dtype = dtype_of(t.kind);
+  auto* data = const_cast<std::uint8_t*>(t.data);
+  if (borrow && reinterpret_cast<std::uintptr_t>(data) % c10::elementSize(dtype) == 0)
+    return torch::from_blob(data, t.shape, dtype);
+  auto bytes = torch::from_blob(data, {std::int64_t(t.nbytes)}, torch::kUInt8).clone();
+  return bytes.view(dtype).view(t.shape);
 }
 
 // A Q8_0 tensor [N,K] as int8 [N,K] and fp16 scales [N,K/32] (34-byte blocks: scale, 32 values).
@@ -199,7 +209,7 @@ Checkpoint Checkpoint::open(const std::string& path) {
   }
   if (std::memcmp(magic, "GGUF", 4) == 0) {
     c.format_ = "gguf";
-    GgufFile file = read_gguf(path);
+    GgufFile file = read_gguf(path, MapAdvice::Sequential);
     c.owner_ = file.owner;
     for (const auto& t : file.tensors) {
       StoredTensor s;
@@ -217,7 +227,7 @@ Checkpoint Checkpoint::open(const std::string& path) {
     }
   } else {
     c.format_ = "safetensors";
-    Encoding file = map_safetensors(path);
+    Encoding file = map_safetensors(path, MapAdvice::Sequential);
     auto owner = std::make_shared<Encoding>(file);  // the tensors keep the map alive
     c.owner_ = owner;
     for (const auto& [name, t] : owner->tensors) {
@@ -527,8 +537,11 @@ Weights Weights::load(const Checkpoint& c, const TensorShapes& names, const Opti
       }
       continue;
     }
+    // No host copy of a tensor that is copied anyway on its way to the device or dtype.
+    bool copied_anyway = !options.device.is_cpu() || dtype_of(e.parts[0]->kind) != options.dtype ||
+                         e.parts.size() > 1 || e.swap_halves || keep_int8;
     std::vector<torch::Tensor> parts;
-    for (const StoredTensor* p : e.parts) parts.push_back(host_tensor(*p));
+    for (const StoredTensor* p : e.parts) parts.push_back(host_tensor(*p, copied_anyway));
     auto t = parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
     if (e.swap_halves) {
       auto h = t.size(0) / 2;

@@ -17,6 +17,7 @@
 #include "store/safetensors.hpp"
 
 #if INPAINT_TORCH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
