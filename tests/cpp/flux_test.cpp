@@ -534,3 +534,33 @@ TEST(FluxModel, SpecErrors) {
   EXPECT_EQ(code_of([&] { make("flux:ae=" + data("ae.safetensors") + ",prompts=" + table); }, &message), ErrorCode::InvalidArgument);
   EXPECT_NE(message.find("path=FILE"), std::string::npos);
 }
+
+// ---- on a GPU (scripts/gpu-check.sh runs these where there is one)
+
+TEST(FluxCuda, TinyModelOnTheGpuMatchesTheReference) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  std::string table = default_table(dir);
+  auto gpu_spec = [&](const std::string& transformer, const std::string& extra) {
+    return "flux:path=" + data(transformer) + ",ae=" + data("ae.safetensors") + ",prompts=" + table +
+           ",device=cuda,axes=4/6/6,min_side=0" + extra;
+  };
+  // fp32: cuDNN may run the autoencoder's convolutions in TF32, hence the looser bound.
+  auto fp32 = make(gpu_spec("transformer-bfl.safetensors", ",dtype=fp32"));
+  EXPECT_EQ(fp32->load_info().device, "cuda:0");
+  auto out = flux::sample(*fp32, gold("ae.image"), gold("fill.mask"), kPrompt, 4, 30, 42, 1.0).cpu();
+  double error = relative_error(out, gold("sample.decoded"));
+  EXPECT_LE(error, 2e-3);
+  // bf16 compute with int8 weights from the GGUF: the serving configuration.
+  auto bf16 = make(gpu_spec("transformer-q8_0.gguf", ",dtype=bf16"));
+  EXPECT_NE(bf16->spec().find("quant=int8"), std::string::npos);
+  auto low = flux::sample(*bf16, gold("ae.image"), gold("fill.mask"), kPrompt, 4, 30, 42, 1.0).cpu();
+  EXPECT_TRUE(torch::isfinite(low).all().item<bool>());
+  double low_error = relative_error(low, gold("sample.decoded"));
+  EXPECT_LE(low_error, 0.1);
+  auto fp16 = make(gpu_spec("transformer-q8_0.gguf", ",dtype=fp16"));
+  auto half = flux::sample(*fp16, gold("ae.image"), gold("fill.mask"), kPrompt, 4, 30, 42, 1.0).cpu();
+  EXPECT_TRUE(torch::isfinite(half).all().item<bool>());
+  std::cout << "[ flux ] cuda 4-step run: fp32 relative error " << error << ", bf16+int8 " << low_error << ", fp16+int8 "
+            << relative_error(half, gold("sample.decoded")) << "\n";
+}
