@@ -132,7 +132,7 @@ std::string default_table(const TempDir& dir) { return write_prompt_table(dir, g
 std::string flux_spec(const std::string& transformer, const std::string& prompts, const std::string& extra = "") {
   std::string axes = extra.find("axes=") == std::string::npos ? ",axes=4/6/6" : "";
   return "flux:path=" + data(transformer) + ",ae=" + data("ae.safetensors") + ",prompts=" + prompts +
-         ",device=cpu,min_side=0" + axes + extra;
+         ",device=cpu,min_side=0,threads=1" + axes + extra;
 }
 
 std::unique_ptr<InpaintModel> make(const std::string& spec) { return torch_backend::make_flux(ModelSpec::parse(spec), 0); }
@@ -359,6 +359,15 @@ TEST(FluxModel, FillsOnlyTheHoleDeterministicallyAndReportsProgress) {
   EXPECT_TRUE(hole_differs);
 }
 
+TEST(FluxModel, ItsSpecLoadsTheSameModelAgain) {
+  TempDir dir;
+  auto model = make(flux_spec("transformer-q8_0.gguf", default_table(dir), ",steps=3,guidance=3.5,wait_ms=100"));
+  auto again = make(model->spec());
+  EXPECT_EQ(again->spec(), model->spec());
+  for (const char* key : {"axes=4/6/6", "quant=int8", "dtype=fp32", "steps=3", "guidance=3.5", "wait_ms=100", "threads=1"})
+    EXPECT_NE(model->spec().find(key), std::string::npos) << key << " in " << model->spec();
+}
+
 TEST(FluxModel, RunsThroughThePipelineWithPerCallParameters) {
   TempDir dir;
   auto model = make(flux_spec("transformer-bfl.safetensors", default_table(dir), ",steps=2"));
@@ -517,6 +526,8 @@ TEST(FluxModel, SpecErrors) {
            {",max_side=1000", "max_side must be a multiple of 16"},
            {",steps=0", "steps"},
            {",axes=4/6", "axes '4/6'"},
+           {",axes=4/6/8", "axes=4/6/8 must be three even widths summing to the head width 16"},
+           {",axes=3/7/6", "axes=3/7/6 must be three even widths"},
            {",unknown=1", "unknown"}}) {
     std::string message;
     EXPECT_NE(code_of([&] { make(flux_spec("transformer-bfl.safetensors", table, extra)); }, &message), ErrorCode(0));
@@ -531,6 +542,12 @@ TEST(FluxModel, SpecErrors) {
     EXPECT_NE(message.find("cuda"), std::string::npos) << message;
   }
   std::string message;
+  EXPECT_EQ(code_of([&] { make("flux:path=" + data("transformer-bfl.safetensors") + ",ae=" + data("ae.safetensors") +
+                                ",prompts=" + table + ",device=cpu"); },
+                    &message),
+            ErrorCode::InvalidArgument);
+  EXPECT_NE(message.find("heads are 16 wide, not FLUX's 128: give the rotary split with axes=A/B/C"), std::string::npos)
+      << message;
   EXPECT_EQ(code_of([&] { make("flux:ae=" + data("ae.safetensors") + ",prompts=" + table); }, &message), ErrorCode::InvalidArgument);
   EXPECT_NE(message.find("path=FILE"), std::string::npos);
 }

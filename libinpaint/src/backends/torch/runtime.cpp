@@ -18,6 +18,10 @@
 #include "inpaint/image.hpp"
 #include "inpaint/tensor.hpp"
 
+#if INPAINT_TORCH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 namespace inpaint::detail {
 
 // Process-wide executor settings. The profiling executor re-specialises the graph for every new
@@ -135,6 +139,18 @@ RunSlots::Hold::~Hold() {
     --slots_.active_;
   }
   slots_.freed_.notify_one();
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+void release_cached_memory(const torch::Device& device) {
+#if INPAINT_TORCH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#else
+  (void)device;
+#endif
 }
 
 }  // namespace inpaint::detail

@@ -42,6 +42,12 @@ void use_intra_op_threads(int n);
 // The machine's hardware threads, or 0 (leave LibTorch's setting) when OMP_NUM_THREADS is set.
 int default_intra_op_threads();
 
+// Waits for the work queued on a GPU, so that stage times are honest (nothing on the CPU).
+void synchronize(const torch::Device& device);
+// Hands the CUDA caching allocator's unused blocks back to the driver (nothing on the CPU; a
+// LibTorch without CUDA has none). Models call it after a run when their spec says empty_cache=1.
+void release_cached_memory(const torch::Device& device);
+
 // At most `limit` runs of one model at once (0: no limit). A run that finds every slot taken
 // waits until one frees, up to wait_ms or its RunControl's deadline, whichever comes first;
 // cancel is polled while it waits. who names the model in messages.

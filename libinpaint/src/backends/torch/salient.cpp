@@ -499,7 +499,7 @@ class SalientMatter final : public Matter {
     c10::InferenceMode inference;
     Stopwatch watch;
     torch::Tensor x = preprocess(rgb);
-    sync();
+    synchronize(device_);
     preprocess_ms = watch.lap();
     torch::jit::IValue out = call_forward(module_, {x}, o_.path, "salient");
     check_run(control, "after the salient model");
@@ -519,14 +519,9 @@ class SalientMatter final : public Matter {
       map = (map - lo) / (hi - lo);
     }
     map = map.clamp(0, 1).contiguous();
-    sync();
+    synchronize(device_);
     model_ms = watch.lap();
     return map;
-  }
-
-  // Honest stage times on a GPU, whose work is queued.
-  void sync() const {
-    if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
   }
 
   Options o_;

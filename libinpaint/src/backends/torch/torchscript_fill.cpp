@@ -17,9 +17,6 @@
 #include "backends/torch/backend.hpp"
 #include "backends/torch/runtime.hpp"
 
-#if INPAINT_TORCH_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
 
 namespace inpaint::detail {
 
@@ -134,7 +131,7 @@ class TorchScriptFill final : public InpaintModel {
         out = composite_hole(request, to_bytes(y).to(torch::kCPU));
       }
     }
-    release_cache();
+    if (o_.empty_cache) release_cached_memory(device_);
     return out;
   }
 
@@ -320,12 +317,6 @@ class TorchScriptFill final : public InpaintModel {
       region.copy_(torch::where(crop(hole).unsqueeze(2), bytes, region));
     }
     return result;
-  }
-
-  void release_cache() const {
-#if INPAINT_TORCH_CUDA
-    if (o_.empty_cache && device_.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
-#endif
   }
 
   Options o_;

@@ -434,19 +434,21 @@ TransformerConfig infer_transformer_config(const Checkpoint& c, std::vector<std:
   config.mlp_hidden = config.depth ? dim("double_blocks.0.img_mlp.0.weight", 0)
                                    : dim("single_blocks.0.linear1.weight", 0) - 3 * config.hidden;
   config.qkv_bias = config.depth == 0 || c.has("double_blocks.0.img_attn.qkv.bias");
-  if (axes_dim.empty()) {
-    // The real model's split of 128 (16 + 56 + 56); other widths split in the same proportion.
-    if (head_dim == 128) axes_dim = {16, 56, 56};
-    else if (head_dim % 16 == 0) axes_dim = {head_dim / 8, head_dim * 7 / 16, head_dim * 7 / 16};
-    else bad(c.path(), "head width " + std::to_string(head_dim) + ": give the rotary split with axes=A,B,C");
-  }
+  // The rotary split is not in the weights: FLUX's 128-wide heads use 16 + 56 + 56; any other
+  // width must be given (spec key axes=A/B/C).
+  if (axes_dim.empty() && head_dim == 128) axes_dim = {16, 56, 56};
+  if (axes_dim.empty())
+    throw Error(ErrorCode::InvalidArgument, "flux: '" + c.path() + "': heads are " + std::to_string(head_dim) +
+                                                " wide, not FLUX's 128: give the rotary split with axes=A/B/C");
   std::int64_t sum = 0;
-  for (auto a : axes_dim) {
-    if (a <= 0 || a % 2) bad(c.path(), "rotary axes must be positive and even");
-    sum += a;
-  }
-  if (axes_dim.size() != 3 || sum != head_dim)
-    bad(c.path(), "the rotary axes must be three widths summing to the head width " + std::to_string(head_dim));
+  bool even = true;
+  for (auto a : axes_dim) even &= a > 0 && a % 2 == 0, sum += a;
+  std::string given;
+  for (auto a : axes_dim) given += (given.empty() ? "" : "/") + std::to_string(a);
+  if (axes_dim.size() != 3 || sum != head_dim || !even)
+    throw Error(ErrorCode::InvalidArgument, "flux: '" + c.path() + "': axes=" + given +
+                                                " must be three even widths summing to the head width " +
+                                                std::to_string(head_dim));
   config.axes_dim = axes_dim;
   return config;
 }

@@ -18,7 +18,6 @@
 
 #if INPAINT_TORCH_CUDA
 #include <ATen/cuda/CUDAContext.h>
-#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 namespace inpaint::detail::flux {
@@ -193,7 +192,7 @@ class FluxFill final : public InpaintModel {
     info_.device = device_.str();
     info_.backend_ms = o_.backend_ms;
     info_.weight_bytes = transformer_->weights().bytes() + autoencoder_->weights().bytes();
-    sync();
+    synchronize(device_);
     info_.load_ms = watch.lap();
     if (o_.warmup) {
       int side = std::max(o_.min_side, 256);
@@ -218,6 +217,11 @@ class FluxFill final : public InpaintModel {
                          {"steps", std::to_string(o_.steps)}, {"max_side", std::to_string(o_.max_side)},
                          {"min_side", std::to_string(o_.min_side)}, {"concurrency", std::to_string(o_.concurrency)}}};
     s.params["guidance"] = param_value_text(o_.guidance);
+    std::string axes;
+    for (auto a : transformer_->config().axes_dim) axes += (axes.empty() ? "" : "/") + std::to_string(a);
+    s.params["axes"] = axes;
+    if (o_.threads >= 0) s.params["threads"] = std::to_string(o_.threads);
+    if (o_.wait_ms != Options{}.wait_ms) s.params["wait_ms"] = std::to_string(o_.wait_ms);
     if (o_.fallback_on_missing) s.params["missing_prompt"] = "fallback";
     if (!o_.shift) s.params["shift"] = "0";
     if (o_.warmup) s.params["warmup"] = "1";
@@ -288,7 +292,7 @@ class FluxFill final : public InpaintModel {
         std::memcpy(out.data() + std::size_t(y) * out.view().row_bytes(), composite.data_ptr<std::uint8_t>() + std::size_t(y) * width * 3,
                     std::size_t(width) * 3);
     }
-    release_cache();
+    if (o_.empty_cache) release_cached_memory(device_);
     return out;
   }
 
@@ -330,7 +334,7 @@ class FluxFill final : public InpaintModel {
       auto pred = transformer_->forward(torch::cat({x, img_cond}, -1), txt, t, vec, g, pe);
       x = x + (t_prev - t_curr) * pred;
       if (control) {
-        sync();
+        synchronize(device_);
         control->report("flux denoising step", double(i + 1 - start) / double(total));
       }
     }
@@ -376,18 +380,6 @@ class FluxFill final : public InpaintModel {
     invalid("prompt '" + prompt + "' is not in the prompt table '" + o_.prompts_path + "' (" +
             std::to_string(prompts_.size()) + " prompts; nearest: " + prompts_.nearest(prompt) +
             "); add it with scripts/make_prompt_table.py, or set missing_prompt=fallback");
-  }
-
-  void sync() const {
-#if INPAINT_TORCH_CUDA
-    if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
-#endif
-  }
-
-  void release_cache() const {
-#if INPAINT_TORCH_CUDA
-    if (o_.empty_cache && device_.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
-#endif
   }
 
   Options o_;
