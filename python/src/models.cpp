@@ -127,8 +127,10 @@ void bind_models(py::module_& m) {
       .def_property_readonly(
           "load_info",
           [](const InpaintModel& model) { return load_info_dict(model.load_info()); },
-          "Where the model runs and what loading cost: {'device': 'cpu', 'load_ms': ..., 'warmup_ms': ...}\n"
-          "(zeros for models that load nothing; warmup_ms is 0 when no warm-up ran).")
+          "Where the model runs and what loading cost: {'device': 'cpu', 'load_ms': ..., 'warmup_ms': ...,\n"
+          "'backend_ms': ..., 'weight_bytes': ...} (zeros for models that load nothing; warmup_ms is 0 when\n"
+          "no warm-up ran; backend_ms: loading the backend, only for the first model that needed it;\n"
+          "weight_bytes: weights resident on the device, 0 when the model does not report it).")
       .def_property_readonly("ready", &InpaintModel::ready,
                              "True once loading (and the warm-up run, when asked) has completed; Model()\n"
                              "returns built-in models only then.")
