@@ -285,8 +285,6 @@ def test_cli_prompt_outside_the_table(files, table):
     assert_clean_failure(r, d, "not in the prompt table", "nearest: ")
 
 
-@pytest.mark.xfail(strict=True, reason="flux spec() drops axes (and threads, wait_ms): the canonical spec of the "
-                                       "tiny model does not load again ('rotary axes must be positive and even')")
 def test_the_canonical_spec_loads_again(bfl):
     again = inpaint.Model(bfl.spec)
     assert again.spec == bfl.spec
