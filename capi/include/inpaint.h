@@ -537,6 +537,12 @@ INPAINT_API inpaint_strategy inpaint_result_strategy(const inpaint_result *resul
 /* 1 when the cleaned mask had no hole (the output is the input), else 0. */
 INPAINT_API int inpaint_result_mask_empty(const inpaint_result *result);
 
+/* The prompt the model was handed, and why when the model substituted another for the prompt
+ * given (flux with missing_prompt=fallback and a prompt its table lacks; "" otherwise). Owned by
+ * the result; "" for a NULL result. */
+INPAINT_API const char *inpaint_result_model_prompt(const inpaint_result *result);
+INPAINT_API const char *inpaint_result_model_prompt_reason(const inpaint_result *result);
+
 /* Copies the stage times into *out_timings, whose struct_size the caller has set. */
 INPAINT_API inpaint_status inpaint_result_timings(const inpaint_result *result,
                                                   inpaint_timings *out_timings);

@@ -705,6 +705,14 @@ inpaint_strategy inpaint_result_strategy(const inpaint_result* result) {
 
 int inpaint_result_mask_empty(const inpaint_result* result) { return result && result->pipeline.mask_empty ? 1 : 0; }
 
+const char* inpaint_result_model_prompt(const inpaint_result* result) {
+  return result ? result->pipeline.model_prompt.c_str() : "";
+}
+
+const char* inpaint_result_model_prompt_reason(const inpaint_result* result) {
+  return result ? result->pipeline.model_prompt_reason.c_str() : "";
+}
+
 inpaint_status inpaint_result_timings(const inpaint_result* result, inpaint_timings* out_timings) {
   return guarded([&] {
     require(result, "inpaint_result_timings", "result");

@@ -194,6 +194,8 @@ int run(const RunArgs& args) {
         {"prompt", prompt.text},
         {"prompt_source", prompt.from_labels ? "labels" : "fallback"},
         {"prompt_reason", prompt.reason},
+        {"model_prompt", result.model_prompt},
+        {"model_prompt_reason", result.model_prompt_reason},
         {"strategy", inpaint::strategy_name(result.strategy)},
         {"regions", result.regions},
         {"mask_empty", result.mask_empty},

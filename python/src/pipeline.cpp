@@ -31,6 +31,7 @@ struct PyResult {
   bool mask_empty;
   py::object hole;
   py::dict timings;
+  std::string model_prompt, model_prompt_reason;
 };
 
 template <typename T> const char* type_name();
@@ -203,7 +204,9 @@ PyResult to_python(PipelineResult&& r, bool encoded) {
                   r.regions,
                   r.mask_empty,
                   hole,
-                  timings};
+                  timings,
+                  std::move(r.model_prompt),
+                  std::move(r.model_prompt_reason)};
 }
 
 std::string repr(const PyResult& r) {
@@ -286,6 +289,10 @@ void bind_pipeline(py::module_& m) {
       .def_readonly("hole", &PyResult::hole, "The cleaned hole's bounding box (x, y, width, height), or None.")
       .def_readonly("timings", &PyResult::timings,
                     "Milliseconds per stage: decode, orient, mask, clean, model, composite, encode, preview, total.")
+      .def_readonly("model_prompt", &PyResult::model_prompt,
+                    "The prompt the model is handed for the prompt given (the same text unless the model substitutes one).")
+      .def_readonly("model_prompt_reason", &PyResult::model_prompt_reason,
+                    "Why the model used another prompt than asked (flux's missing_prompt=fallback), else ''.")
       .def("__repr__", &repr);
 
   m.def(

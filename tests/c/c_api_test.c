@@ -848,6 +848,9 @@ static void test_pipeline(const inpaint_model *model) {
   CHECK(inpaint_result_width(result) == W && inpaint_result_height(result) == H);
   CHECK(inpaint_result_strategy(result) == INPAINT_STRATEGY_ORIGINAL); /* AUTO on a small image */
   CHECK(inpaint_result_mask_empty(result) == 0);
+  /* A model without a prompt table is handed the prompt as given. */
+  CHECK(strcmp(inpaint_result_model_prompt(result), "lawn") == 0);
+  CHECK(strcmp(inpaint_result_model_prompt_reason(result), "") == 0);
   CHECK(out.width == W && out.height == H);
   CHECK(!looks_red(pixel(&out, 80, 60)));
   CHECK(unchanged_away_from_hole(&out, 40));
@@ -883,6 +886,7 @@ static void test_pipeline(const inpaint_model *model) {
   CHECK(inpaint_result_output(NULL, &size) == NULL && size == 0);
   CHECK(inpaint_result_width(NULL) == 0 && inpaint_result_height(NULL) == 0 && inpaint_result_mask_empty(NULL) == 0);
   CHECK(inpaint_result_strategy(NULL) == INPAINT_STRATEGY_AUTO);
+  CHECK(strcmp(inpaint_result_model_prompt(NULL), "") == 0 && strcmp(inpaint_result_model_prompt_reason(NULL), "") == 0);
 
   /* All-zero mask: nothing to fill, the output is the input. */
   memset(mask, 0, sizeof mask);

@@ -289,3 +289,27 @@ def test_the_canonical_spec_loads_again(bfl):
     again = inpaint.Model(bfl.spec)
     assert again.spec == bfl.spec
     assert "axes=4/6/6" in bfl.spec and "threads=1" in bfl.spec
+
+
+def test_missing_prompt_fallback_is_reported(table, prompts):
+    grass, fallback = prompts
+    lenient = inpaint.Model(spec(table) + ",missing_prompt=fallback")
+    result = inpaint.fill(lenient, photo(), disc(), prompt="a prompt nobody encoded", params=PARAMS)
+    assert result.model_prompt == fallback
+    assert "not in the prompt table" in result.model_prompt_reason
+    assert "missing_prompt=fallback" in result.model_prompt_reason
+    same = inpaint.fill(lenient, photo(), disc(), prompt=grass, params=PARAMS)
+    assert same.model_prompt == grass and same.model_prompt_reason == ""
+
+
+def test_cli_json_reports_the_fallback(files, table):
+    d, image, mask = files
+    labels = d / "labels.json"
+    labels.write_text(json.dumps({"surface": "grass", "detail": "long grass", "confidence": 0.9}))
+    r = cli("run", "--image", image, "--mask", mask, "--out", d / "out.png", "--json",
+            "--model", spec(table) + ",missing_prompt=fallback", "--labels", labels)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["prompt"].startswith("long grass")
+    assert report["model_prompt"] == inpaint.prompt_table()["fallback"]
+    assert "not in the prompt table" in report["model_prompt_reason"]

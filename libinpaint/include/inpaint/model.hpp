@@ -79,6 +79,12 @@ struct ModelLoadInfo {
   std::uint64_t weight_bytes = 0;  // weights resident on the device (reported by flux; 0 when unknown)
 };
 
+// The prompt a model conditions on for a request's prompt, and why when it is another one.
+struct ModelPrompt {
+  std::string text;
+  std::string reason;  // empty when text is the prompt as asked
+};
+
 // A fill model. A factory returns it loaded (and warmed up when asked), ready to run. A loaded model is immutable and may be shared by any number of threads.
 class INPAINT_CXX_API InpaintModel {
  public:
@@ -99,6 +105,11 @@ class INPAINT_CXX_API InpaintModel {
   // The sizes it wants to see (ModelGeometry); by default any size. The pipeline scales and
   // pads for it in every strategy, so a model need not crop, resize or pad by itself.
   virtual ModelGeometry geometry() const;
+  // What the model will condition on for `prompt`: the prompt itself by default; a model with
+  // a closed set of prompts (flux's prompt table) may substitute one and say why, or throw for a
+  // prompt it cannot use. The pipeline asks before any pixel work, hands the model `text` and
+  // reports both in PipelineResult.
+  virtual ModelPrompt resolve_prompt(const std::string& prompt) const;
 };
 
 // Throws Error(InvalidArgument) unless the request holds a non-empty RGB image and a

@@ -132,6 +132,10 @@ struct PipelineResult {
   bool mask_empty = false;
   MaskBox hole;          // bounding box of the cleaned hole
   StageTimes times;
+  // The prompt the model was handed (InpaintModel::resolve_prompt of options.prompt) and, when
+  // the model substituted another, why (e.g. flux's missing_prompt=fallback).
+  std::string model_prompt;
+  std::string model_prompt_reason;
 };
 
 // Fills the hole of decoded pixels: mask check -> clean -> strategy -> model -> composite.

@@ -12,6 +12,7 @@ namespace inpaint {
 InpaintModel::~InpaintModel() = default;
 ModelLoadInfo InpaintModel::load_info() const { return {}; }
 bool InpaintModel::ready() const { return true; }
+ModelPrompt InpaintModel::resolve_prompt(const std::string& prompt) const { return {prompt, ""}; }
 
 void RunControl::set_deadline(Clock::time_point deadline) noexcept {
   deadline_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count());

@@ -364,6 +364,7 @@ struct ModelCall {
   CallParams params;       // every declared parameter, typed (resolve_params)
   ModelGeometry geometry;  // checked
   const PipelineOptions& options;
+  ModelPrompt prompt;      // what the model conditions on (resolve_prompt)
 };
 
 ModelCall prepare_call(const InpaintModel& model, const PipelineOptions& options) {
@@ -371,12 +372,13 @@ ModelCall prepare_call(const InpaintModel& model, const PipelineOptions& options
   std::string owner = "model '" + spec.substr(0, spec.find(':')) + "'";
   ModelGeometry geometry = model.geometry();
   validate_geometry(geometry, owner);
-  return ModelCall{model, resolve_params(model.parameters(), options.params, owner), geometry, options};
+  CallParams params = resolve_params(model.parameters(), options.params, owner);
+  return ModelCall{model, std::move(params), geometry, options, model.resolve_prompt(options.prompt)};
 }
 
 Image run_model(const ModelCall& call, const ImageView& image, const ImageView& mask) {
   const InpaintModel& model = call.model;
-  InpaintRequest request{image, mask, call.options.prompt, call.options.control, call.params};
+  InpaintRequest request{image, mask, call.prompt.text, call.options.control, call.params};
   check_run(call.options.control, "before the model");
   Image fill;
   try {
@@ -512,6 +514,8 @@ void fill_prepared(const ModelCall& call, Image& image, const PreparedMask& prep
   detail::Stopwatch clock;
   result.times.mask += prepared.mask_ms;
   result.times.clean += prepared.clean_ms;
+  result.model_prompt = call.prompt.text;
+  result.model_prompt_reason = call.prompt.reason;
   const detail::MaskRegion& hole = prepared.hole;
   const detail::MaskRegion& alpha = prepared.alpha;
   const cv::Size frame(image.width(), image.height());

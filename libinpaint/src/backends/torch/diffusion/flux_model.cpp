@@ -242,6 +242,15 @@ class FluxFill final : public InpaintModel {
 
   ModelGeometry geometry() const override { return {16, o_.min_side, o_.max_side}; }
 
+  ModelPrompt resolve_prompt(const std::string& prompt) const override {
+    if (prompts_.contains(prompt)) return {prompt, ""};
+    if (o_.fallback_on_missing)
+      return {prompts_.fallback(), "prompt '" + prompt + "' is not in the prompt table (nearest: " +
+                                       prompts_.nearest(prompt) + "); missing_prompt=fallback used the table's fallback"};
+    invalid("prompt '" + prompt + "' is not in the prompt table '" + o_.prompts_path + "' (" +
+            std::to_string(prompts_.size()) + " prompts; nearest: " + prompts_.nearest(prompt) +
+            "); add it with scripts/make_prompt_table.py, or set missing_prompt=fallback");
+  }
   Image inpaint(const InpaintRequest& request) const override {
     validate_request(request);
     const int width = request.image.width, height = request.image.height;
@@ -257,7 +266,7 @@ class FluxFill final : public InpaintModel {
       invalid("guidance must be a finite number in 0..100, got " + param_value_text(guidance));
     if (seed < 0 || seed > kMaxSeed) invalid("seed must be 0.." + std::to_string(kMaxSeed) + ", got " + std::to_string(seed));
     if (!(strength > 0 && strength <= 1)) invalid("strength must be in (0, 1], got " + param_value_text(strength));
-    const std::string prompt = resolve_prompt(request.prompt);
+    const std::string prompt = resolve_prompt(request.prompt).text;
 
     check_run(request.control, "before the flux model");
     RunSlots::Hold slot(slots_, request.control);
@@ -346,7 +355,7 @@ class FluxFill final : public InpaintModel {
   torch::Dtype dtype() const { return dtype_; }
   const torch::Device& device() const { return device_; }
   std::pair<torch::Tensor, torch::Tensor> prompt_embedding(const std::string& prompt) const {
-    return prompts_.get(resolve_prompt(prompt), device_, dtype_);
+    return prompts_.get(resolve_prompt(prompt).text, device_, dtype_);
   }
 
   // Beyond 2^53 a seed would not survive JSON or Python floats unchanged.
@@ -374,13 +383,7 @@ class FluxFill final : public InpaintModel {
   }
 
 
-  std::string resolve_prompt(const std::string& prompt) const {
-    if (prompts_.contains(prompt)) return prompt;
-    if (o_.fallback_on_missing) return prompts_.fallback();
-    invalid("prompt '" + prompt + "' is not in the prompt table '" + o_.prompts_path + "' (" +
-            std::to_string(prompts_.size()) + " prompts; nearest: " + prompts_.nearest(prompt) +
-            "); add it with scripts/make_prompt_table.py, or set missing_prompt=fallback");
-  }
+
 
   Options o_;
   torch::Device device_;
