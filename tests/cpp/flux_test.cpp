@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 
 #include "backends/torch/backend.hpp"
 #include "backends/torch/diffusion/flux.hpp"
@@ -172,6 +173,70 @@ TEST(FluxConfig, RealAutoencoderMatchesTheReferenceTensorList) {
   std::sort(ours.begin(), ours.end());
   EXPECT_EQ(ours.size(), 244u);
   EXPECT_EQ(ours, expected);
+}
+
+// diffusers' AutoencoderKL names for the real AE, as diffusers' convert_ldm_vae_checkpoint makes
+// them (decoder.up_blocks.k is BFL's decoder.up.(3-k)); every name maps there and back.
+TEST(FluxConfig, RealAutoencoderNamesInDiffusersLayout) {
+  auto bfl = read_tensor_list("ae.tensors.txt");
+  ASSERT_EQ(bfl.size(), 244u);
+  std::set<std::string> diffusers;
+  for (const auto& [name, shape] : bfl) {
+    std::string d = flux::vae_bfl_to_diffusers(name, 4);
+    ASSERT_FALSE(d.empty()) << name;
+    diffusers.insert(d);
+    std::string back;
+    bool conv1x1 = false;
+    ASSERT_TRUE(flux::vae_diffusers_to_bfl(d, 4, back, conv1x1)) << d;
+    EXPECT_EQ(back, name);
+    EXPECT_EQ(conv1x1, shape.size() == 4 && name.find(".attn_1.") != std::string::npos) << name;
+  }
+  EXPECT_EQ(diffusers.size(), 244u);
+  for (const char* name : {"encoder.down_blocks.1.resnets.0.conv_shortcut.weight",
+                           "encoder.down_blocks.2.downsamplers.0.conv.bias", "encoder.conv_norm_out.weight",
+                           "encoder.mid_block.resnets.1.norm2.bias", "encoder.mid_block.attentions.0.group_norm.weight",
+                           "decoder.mid_block.attentions.0.to_out.0.weight", "decoder.up_blocks.0.upsamplers.0.conv.weight",
+                           "decoder.up_blocks.2.resnets.0.conv_shortcut.weight",
+                           "decoder.up_blocks.3.resnets.0.conv_shortcut.weight", "decoder.up_blocks.3.resnets.2.conv2.bias"})
+    EXPECT_EQ(diffusers.count(name), 1u) << name;
+  EXPECT_EQ(diffusers.count("decoder.up_blocks.3.upsamplers.0.conv.weight"), 0u);
+  std::string bfl_name;
+  bool conv1x1 = false;
+  ASSERT_TRUE(flux::vae_diffusers_to_bfl("decoder.mid_block.attentions.0.proj_attn.weight", 4, bfl_name, conv1x1));
+  EXPECT_EQ(bfl_name, "decoder.mid.attn_1.proj_out.weight");
+  EXPECT_TRUE(conv1x1);
+  for (const char* other : {"quant_conv.weight", "decoder.up_blocks.4.resnets.0.conv1.weight",
+                            "encoder.mid_block.resnets.2.conv1.weight", "decoder.up_blocks.0.resnets.0.nin_shortcut.weight"})
+    EXPECT_FALSE(flux::vae_diffusers_to_bfl(other, 4, bfl_name, conv1x1)) << other;
+}
+
+// The tiny AE renamed to diffusers' layout here (the Python test converts it with the
+// independent tools/flux_keys.py): the same config and bit-identical encode/decode.
+TEST(FluxGolden, AutoencoderInDiffusersLayoutGivesTheSameOutput) {
+  auto bfl = read_safetensors(data("ae.safetensors"));
+  Encoding diffusers;
+  diffusers.metadata = bfl.metadata;
+  for (const auto& [name, t] : bfl.tensors) {
+    std::string d = flux::vae_bfl_to_diffusers(name, 4);
+    ASSERT_FALSE(d.empty()) << name;
+    Shape shape = t.shape();
+    if (shape.size() == 4 && name.find(".attn_1.") != std::string::npos) shape.resize(2);  // 1x1 conv -> Linear
+    diffusers.tensors[d] = HostTensor::copy_of(t.dtype(), shape, t.data());
+  }
+  TempDir dir;
+  std::string path = dir.file("diffusion_pytorch_model.safetensors");
+  write_safetensors(path, diffusers);
+  auto checkpoint = flux::Checkpoint::open(path);
+  EXPECT_EQ(checkpoint.layout(), "ae-diffusers");
+  EXPECT_EQ(checkpoint.entry("decoder.mid.attn_1.q.weight").shape, (flux::Shape{32, 32, 1, 1}));
+  EXPECT_EQ(checkpoint.stored_name("decoder.up.0.block.1.conv2.bias"), "decoder.up_blocks.3.resnets.1.conv2.bias");
+  auto config = flux::infer_autoencoder_config(checkpoint);
+  EXPECT_EQ(config.ch_mult, (std::vector<std::int64_t>{1, 1, 1, 1}));
+  flux::Autoencoder ae(config, flux::Weights::load(checkpoint, flux::autoencoder_tensors(config), {}));
+  auto reference = load_autoencoder();
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(ae.encode(gold("ae.image")), reference.encode(gold("ae.image"))));
+  EXPECT_TRUE(torch::equal(ae.decode(gold("ae.latent")), reference.decode(gold("ae.latent"))));
 }
 
 TEST(FluxConfig, FillAndTextToImageCheckpointsAreToldApart) {

@@ -1,6 +1,7 @@
 """The native FLUX.1-Fill model (`flux`) from Python and from the CLI, on the tiny checkpoints in
 tests/data/flux (README there): loading from BFL safetensors and from GGUF Q8_0, the per-call
-parameters, fills through the pipeline, and the errors a caller sees.
+parameters, fills through the pipeline, the autoencoder in diffusers' layout (converted at test time
+by tools/flux_keys.py), and the errors a caller sees.
 
 The prompt table is written by scripts/make_prompt_table.py's write_prompt_table() from the golden
 text conditioning (sample.txt, sample.vec), so the writer is checked against the model's reader.
@@ -27,6 +28,10 @@ CLI = Path(os.environ.get("INPAINT_CLI", ROOT / "build" / "bin" / "inpaint"))
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from make_prompt_table import write_prompt_table  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tools"))
+from flux_keys import ae_bfl_to_diffusers  # noqa: E402
+from st_io import read_safetensors as read_st, write_safetensors as write_st  # noqa: E402
 
 TORCH_BUILT = next(b for b in inpaint.backends() if b["name"] == "torch")["built"]
 # The flux model lives in the torch backend; the core-only build (INPAINT_WITH_TORCH=OFF) has no
@@ -70,9 +75,9 @@ def table(tmp_path_factory, prompts):
     return path
 
 
-def spec(table, transformer="transformer-bfl.safetensors", steps=2):
+def spec(table, transformer="transformer-bfl.safetensors", steps=2, ae=DATA / "ae.safetensors"):
     path = transformer if os.path.isabs(str(transformer)) else DATA / transformer
-    return (f"flux:path={path},ae={DATA / 'ae.safetensors'},prompts={table},device=cpu,axes=4/6/6,"
+    return (f"flux:path={path},ae={ae},prompts={table},device=cpu,axes=4/6/6,"
             f"min_side=0,steps={steps},threads=1")
 
 
@@ -116,6 +121,88 @@ def test_loads_from_bfl_safetensors_and_gguf(bfl, gguf):
     assert "quant=int8" in gguf.spec, gguf.spec
     # Q8_0 block weights stay int8: fewer resident bytes than the fp32 weights of the BFL file.
     assert gguf.load_info["weight_bytes"] < bfl.load_info["weight_bytes"], (gguf.load_info, bfl.load_info)
+
+
+# ---- the autoencoder in diffusers' AutoencoderKL layout (vae/diffusion_pytorch_model.safetensors)
+#
+# Built at test time from ae.safetensors by tools/flux_keys.py (written from diffusers'
+# convert_ldm_vae_checkpoint), so the C++ reader's table is checked against an independent converter.
+
+
+def write_diffusers_vae(path, change=None):
+    tensors, meta = read_st(DATA / "ae.safetensors")
+    assert {dtype for dtype, _ in tensors.values()} == {"BF16"}
+    converted = ae_bfl_to_diffusers({name: a for name, (_, a) in tensors.items()})
+    if change:
+        change(converted)
+    write_st(path, {name: ("BF16", a) for name, a in converted.items()}, meta)  # bf16 values: exact
+    return path
+
+
+@pytest.fixture(scope="module")
+def diffusers_vae(tmp_path_factory):
+    return write_diffusers_vae(tmp_path_factory.mktemp("vae") / "diffusion_pytorch_model.safetensors")
+
+
+def test_the_converted_vae_is_in_diffusers_layout(diffusers_vae):
+    read = inpaint.read_safetensors(diffusers_vae)
+    names = set(read.names())
+    assert len(names) == 172 and not any(".down." in n or ".up." in n or ".mid." in n for n in names)
+    # BFL's deepest decoder level (up.3, with the upsampler) is diffusers' first up_block.
+    assert "decoder.up_blocks.0.upsamplers.0.conv.weight" in names
+    assert "decoder.up_blocks.3.upsamplers.0.conv.weight" not in names
+    assert "decoder.up_blocks.3.resnets.1.conv2.weight" in names
+    assert read["encoder.mid_block.attentions.0.to_q.weight"].shape == (32, 32)  # Linear, not a 1x1 conv
+    assert "decoder.conv_norm_out.weight" in names
+
+
+@pytest.mark.parametrize("old_names", [False, True], ids=["current", "deprecated-attention-names"])
+def test_a_diffusers_vae_fills_byte_identically(bfl, table, prompts, diffusers_vae, tmp_path, old_names):
+    ae = diffusers_vae
+    if old_names:  # what older diffusers files carry (diffusers renames them on load)
+        old = {"to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"}
+
+        def rename(sd):
+            for name in [n for n in sd if ".attentions.0." in n and "group_norm" not in n]:
+                stem, leaf = name.rsplit(".", 1)
+                head, proj = stem.split(".attentions.0.")
+                sd[f"{head}.attentions.0.{old[proj]}.{leaf}"] = sd.pop(name)
+        ae = write_diffusers_vae(tmp_path / "old.safetensors", rename)
+        assert "decoder.mid_block.attentions.0.query.weight" in inpaint.read_safetensors(ae).names()
+    model = inpaint.Model(spec(table, ae=ae))
+    assert model.ready and f"ae={ae}" in model.spec, model.spec
+    image, mask = photo(), disc()
+    expected = inpaint.fill(bfl, image, mask, prompt=prompts[0], params=PARAMS).image
+    got = inpaint.fill(model, image, mask, prompt=prompts[0], params=PARAMS).image
+    assert np.array_equal(got, expected)
+
+
+def test_a_broken_diffusers_vae_is_a_clear_error(table, tmp_path):
+    def load(change):
+        path = write_diffusers_vae(tmp_path / "broken.safetensors", change)
+        with pytest.raises(inpaint.DecodeError) as raised:
+            inpaint.Model(spec(table, ae=path))
+        text = str(raised.value)
+        assert str(path) in text, text
+        return text
+
+    # A missing tensor is named both ways; the decoder's level order is reversed in the message too.
+    text = load(lambda sd: sd.pop("decoder.mid_block.attentions.0.to_k.weight"))
+    assert "'decoder.mid.attn_1.k.weight' (stored as 'decoder.mid_block.attentions.0.to_k.weight') is missing" in text
+    assert "ae-diffusers layout" in text
+    text = load(lambda sd: sd.pop("decoder.up_blocks.3.resnets.1.conv2.bias"))
+    assert "'decoder.up.0.block.1.conv2.bias' (stored as 'decoder.up_blocks.3.resnets.1.conv2.bias')" in text, text
+    # A projection of the wrong width names the stored (Linear) shape.
+    text = load(lambda sd: sd.update({"encoder.mid_block.attentions.0.to_v.weight": np.zeros((32, 16), np.float32)}))
+    assert "'encoder.mid_block.attentions.0.to_v.weight'" in text and "[32, 16], expected [32, 32]" in text, text
+    # Another model's VAE (quant_conv), and a name the layout does not have.
+    text = load(lambda sd: sd.update({"quant_conv.weight": np.zeros((32, 32, 1, 1), np.float32)}))
+    assert "quant_conv" in text, text
+    text = load(lambda sd: sd.update({"decoder.mid_block.resnets.2.conv1.bias": np.zeros((32,), np.float32)}))
+    assert "'decoder.mid_block.resnets.2.conv1.bias' is not one of a FLUX autoencoder's" in text, text
+    # Old and new attention names for one tensor.
+    text = load(lambda sd: sd.update({"encoder.mid_block.attentions.0.query.weight": sd["encoder.mid_block.attentions.0.to_q.weight"]}))
+    assert "both map to 'encoder.mid.attn_1.q.weight'" in text, text
 
 
 def test_per_call_parameters_and_their_defaults(bfl):

@@ -84,7 +84,7 @@ void register_builtin_models(Registry& registry) {
                detail::make_torchscript);
   registry.add("flux", "FLUX.1-Fill diffusion transformer from BFL/diffusers safetensors or GGUF (Q8_0)",
                {{"path", "the transformer: flux1-fill-dev.safetensors, diffusers' or a .gguf (required)"},
-                {"ae", "the autoencoder, ae.safetensors (required)"},
+                {"ae", "the autoencoder: BFL's ae.safetensors or diffusers' vae/diffusion_pytorch_model.safetensors (required)"},
                 {"prompts", "the prompt table: T5 and CLIP embeddings per prompt (required)"},
                 {"missing_prompt", "error|fallback: a prompt not in the table (error)"},
                 {"device", "cpu|cuda|cuda:N|auto (auto)"},

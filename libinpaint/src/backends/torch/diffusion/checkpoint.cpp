@@ -1,6 +1,7 @@
 // FLUX checkpoints as users have them: BFL's safetensors (fused qkv and linear1), diffusers'
 // safetensors (split projections, norm_out as scale-then-shift) and GGUF (Q8_0, F16, BF16,
-// F32), all memory-mapped and read under BFL's names; the configs and tensor lists they are
+// F32); the autoencoder as BFL's ae.safetensors or diffusers' AutoencoderKL (vae/); all
+// memory-mapped and read under BFL's names; the configs and tensor lists they are
 // checked against; Q8_0 (de)quantisation and the weights on the device.
 #include <torch/torch.h>
 
@@ -334,7 +335,135 @@ bool diffusers_to_bfl(const std::string& name, std::string& bfl, int& part) {
   return try_table(name, "", kTop, none);
 }
 
+// ---- diffusers' AutoencoderKL names (vae/diffusion_pytorch_model.safetensors) <-> BFL's (ae.safetensors)
+//
+// As diffusers' own converter from the LDM/BFL layout has them (convert_ldm_vae_checkpoint in
+// src/diffusers/loaders/single_file_utils.py): encoder.down.{i}.block.{j} <-> encoder.down_blocks.{i}.resnets.{j},
+// down.{i}.downsample.conv <-> down_blocks.{i}.downsamplers.0.conv, mid.block_{1,2} <-> mid_block.resnets.{0,1},
+// mid.attn_1.{norm,q,k,v,proj_out} <-> mid_block.attentions.0.{group_norm,to_q,to_k,to_v,to_out.0},
+// nin_shortcut <-> conv_shortcut, norm_out <-> conv_norm_out, and decoder.up.{i} <-> decoder.up_blocks.{levels-1-i}
+// (diffusers numbers the decoder's levels in the order it runs them, BFL by resolution).
+
+struct VaeRename {
+  const char* diffusers;
+  const char* bfl;
+};
+const VaeRename kVaeTop[] = {{"conv_in", "conv_in"}, {"conv_out", "conv_out"}, {"conv_norm_out", "norm_out"}};
+const VaeRename kVaeResnet[] = {
+    {"norm1", "norm1"}, {"conv1", "conv1"}, {"norm2", "norm2"}, {"conv2", "conv2"}, {"conv_shortcut", "nin_shortcut"},
+};
+// The last four: diffusers' deprecated attention-block names, which older files carry (diffusers
+// renames them on load); BFL -> diffusers takes the first match, the current names.
+const VaeRename kVaeAttention[] = {
+    {"group_norm", "norm"}, {"to_q", "q"},     {"to_k", "k"},     {"to_v", "v"}, {"to_out.0", "proj_out"},
+    {"query", "q"},         {"key", "k"},      {"value", "v"},    {"proj_attn", "proj_out"},
+};
+
+template <std::size_t N>
+const char* vae_rename(const VaeRename (&table)[N], const std::string& name, bool from_diffusers) {
+  for (const VaeRename& r : table)
+    if (name == (from_diffusers ? r.diffusers : r.bfl)) return from_diffusers ? r.bfl : r.diffusers;
+  return nullptr;
+}
+
+// Takes `prefix` off the front of s.
+bool take(std::string& s, const char* prefix) {
+  if (!starts_with(s, prefix)) return false;
+  s.erase(0, std::strlen(prefix));
+  return true;
+}
+
+// Takes "<digits>." off the front of s.
+bool take_index(std::string& s, std::int64_t& index) {
+  std::size_t n = 0;
+  while (n < s.size() && n < 9 && s[n] >= '0' && s[n] <= '9') ++n;
+  if (n == 0 || n >= s.size() || s[n] != '.') return false;
+  index = std::stoll(s.substr(0, n));
+  s.erase(0, n + 1);
+  return true;
+}
+
+// Splits off ".weight" / ".bias".
+bool take_leaf(std::string& s, std::string& leaf) {
+  for (const char* l : {".weight", ".bias"}) {
+    std::size_t n = std::strlen(l);
+    if (s.size() > n && s.compare(s.size() - n, n, l) == 0) {
+      leaf = l;
+      s.erase(s.size() - n);
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+bool vae_diffusers_to_bfl(const std::string& name, std::int64_t levels, std::string& bfl, bool& conv1x1) {
+  conv1x1 = false;
+  std::string s = name, leaf;
+  if (!take_leaf(s, leaf)) return false;
+  std::string half = take(s, "encoder.") ? "encoder." : take(s, "decoder.") ? "decoder." : "";
+  if (half.empty()) return false;
+  auto resnet = [&](const std::string& head) {
+    const char* r = vae_rename(kVaeResnet, s, true);
+    if (r) bfl = head + r + leaf;
+    return r != nullptr;
+  };
+  std::int64_t i = 0, j = 0;
+  if (const char* r = vae_rename(kVaeTop, s, true)) return bfl = half + r + leaf, true;
+  if (half == "encoder." && take(s, "down_blocks.")) {
+    if (!take_index(s, i) || i >= levels) return false;
+    std::string level = "encoder.down." + std::to_string(i) + ".";
+    if (s == "downsamplers.0.conv") return bfl = level + "downsample.conv" + leaf, true;
+    return take(s, "resnets.") && take_index(s, j) && resnet(level + "block." + std::to_string(j) + ".");
+  }
+  if (half == "decoder." && take(s, "up_blocks.")) {
+    if (!take_index(s, i) || i >= levels) return false;
+    std::string level = "decoder.up." + std::to_string(levels - 1 - i) + ".";
+    if (s == "upsamplers.0.conv") return bfl = level + "upsample.conv" + leaf, true;
+    return take(s, "resnets.") && take_index(s, j) && resnet(level + "block." + std::to_string(j) + ".");
+  }
+  if (!take(s, "mid_block.")) return false;
+  if (take(s, "resnets.")) return take_index(s, j) && j < 2 && resnet(half + "mid.block_" + std::to_string(j + 1) + ".");
+  if (!take(s, "attentions.0.")) return false;
+  const char* a = vae_rename(kVaeAttention, s, true);
+  if (!a) return false;
+  bfl = half + "mid.attn_1." + a + leaf;
+  conv1x1 = leaf == ".weight" && std::string(a) != "norm";
+  return true;
+}
+
+std::string vae_bfl_to_diffusers(const std::string& bfl, std::int64_t levels) {
+  std::string s = bfl, leaf;
+  if (!take_leaf(s, leaf)) return "";
+  std::string half = take(s, "encoder.") ? "encoder." : take(s, "decoder.") ? "decoder." : "";
+  if (half.empty()) return "";
+  auto resnet = [&](const std::string& head) -> std::string {
+    const char* r = vae_rename(kVaeResnet, s, false);
+    return r ? head + r + leaf : "";
+  };
+  std::int64_t i = 0, j = 0;
+  if (const char* r = vae_rename(kVaeTop, s, false)) return half + r + leaf;
+  bool down = half == "encoder." && take(s, "down.");
+  if (down || (half == "decoder." && take(s, "up."))) {
+    if (!take_index(s, i) || i >= levels) return "";
+    std::string level = half + (down ? "down_blocks." + std::to_string(i) : "up_blocks." + std::to_string(levels - 1 - i)) + ".";
+    if (s == (down ? "downsample.conv" : "upsample.conv")) return level + (down ? "downsamplers" : "upsamplers") + ".0.conv" + leaf;
+    return take(s, "block.") && take_index(s, j) ? resnet(level + "resnets." + std::to_string(j) + ".") : "";
+  }
+  if (!take(s, "mid.")) return "";
+  if (take(s, "block_1.")) return resnet(half + "mid_block.resnets.0.");
+  if (take(s, "block_2.")) return resnet(half + "mid_block.resnets.1.");
+  if (!take(s, "attn_1.")) return "";
+  const char* a = vae_rename(kVaeAttention, s, false);
+  return a ? half + "mid_block.attentions.0." + a + leaf : "";
+}
+
+std::string Checkpoint::stored_name(const std::string& name) const {
+  if (layout_ != "ae-diffusers") return name;
+  std::string d = vae_bfl_to_diffusers(name, vae_levels_);
+  return d.empty() ? name : d;
+}
 
 void Checkpoint::normalise_names() {
   // Prefixes that checkpoints saved from a wrapping module carry (ComfyUI, single-file saves).
@@ -354,11 +483,46 @@ void Checkpoint::normalise_names() {
            starts_with(n, "single_transformer_blocks.");
   });
   bool ae = std::any_of(names.begin(), names.end(), [](const std::string& n) { return starts_with(n, "encoder.") || starts_with(n, "decoder."); });
-  layout_ = diffusers ? "diffusers" : ae ? "ae" : "bfl";
+  bool ae_diffusers = !diffusers && std::any_of(names.begin(), names.end(), [](const std::string& n) {
+    return starts_with(n, "encoder.down_blocks.") || starts_with(n, "decoder.up_blocks.") ||
+           starts_with(n, "encoder.mid_block.") || starts_with(n, "decoder.mid_block.");
+  });
+  layout_ = diffusers ? "diffusers" : ae_diffusers ? "ae-diffusers" : ae ? "ae" : "bfl";
+  if (ae_diffusers) {
+    // decoder.up_blocks.{k} is BFL's decoder.up.{levels-1-k}: the level count comes first.
+    std::int64_t up = 0, down = 0, k = 0;
+    for (const auto& n : names) {
+      std::string s = n;
+      if (take(s, "decoder.up_blocks.") && take_index(s, k)) up = std::max(up, k + 1);
+      s = n;
+      if (take(s, "encoder.down_blocks.") && take_index(s, k)) down = std::max(down, k + 1);
+    }
+    if (up != down)
+      bad(path_, "diffusers VAE layout: the decoder has " + std::to_string(up) + " up_blocks, the encoder " +
+                     std::to_string(down) + " down_blocks; a FLUX autoencoder has as many of each");
+    vae_levels_ = up;
+  }
 
   std::map<std::string, std::vector<const StoredTensor*>> parts;
+  std::map<std::string, bool> conv1x1;
   for (std::size_t i = 0; i < stored_.size(); ++i) {
     const StoredTensor* s = &stored_[i];
+    if (ae_diffusers) {
+      std::string bfl;
+      bool as_conv = false;
+      if (!vae_diffusers_to_bfl(names[i], vae_levels_, bfl, as_conv)) {
+        if (starts_with(names[i], "quant_conv.") || starts_with(names[i], "post_quant_conv."))
+          bad(path_, "diffusers VAE layout: tensor '" + s->name +
+                         "': FLUX's autoencoder has no quant_conv/post_quant_conv (use_quant_conv false); this is another model's VAE");
+        bad(path_, "diffusers VAE layout: tensor '" + s->name + "' is not one of a FLUX autoencoder's");
+      }
+      auto& slot = parts[bfl];
+      if (!slot.empty())
+        bad(path_, "diffusers VAE layout: '" + slot[0]->name + "' and '" + s->name + "' both map to '" + bfl + "'");
+      slot.push_back(s);
+      conv1x1[bfl] = as_conv;
+      continue;
+    }
     if (!diffusers) {
       auto& slot = parts[names[i]];
       if (!slot.empty()) bad(path_, "two tensors are named '" + names[i] + "' once prefixes are removed");
@@ -389,6 +553,11 @@ void Checkpoint::normalise_names() {
       e.shape[0] += other[0];
     }
     e.swap_halves = diffusers && name.rfind("final_layer.adaLN_modulation.1.", 0) == 0;
+    // diffusers' VAE attention projections: Linear [C,C] (or a squeezed conv [C,C,1]) -> 1x1 conv [C,C,1,1].
+    if (conv1x1[name] && (e.shape.size() == 2 || (e.shape.size() == 3 && e.shape[2] == 1))) {
+      e.shape.resize(4, 1);
+      e.as_conv1x1 = true;
+    }
     entries_.emplace(name, std::move(e));
   }
 }
@@ -409,7 +578,7 @@ TransformerConfig infer_transformer_config(const Checkpoint& c, std::vector<std:
   TransformerConfig config;
   if (!c.has("img_in.weight"))
     bad(c.path(), "has no tensor 'img_in.weight' (nor diffusers' 'x_embedder.weight'): not a FLUX transformer" +
-                      std::string(c.layout() == "ae" ? " (it looks like an autoencoder)" : ""));
+                      std::string(starts_with(c.layout(), "ae") ? " (it looks like an autoencoder)" : ""));
   const Shape& img_in = shape_of(c, "img_in.weight");
   if (img_in.size() != 2) bad(c.path(), "img_in.weight must be 2-D, got " + shape_str(img_in));
   config.hidden = img_in[0];
@@ -455,7 +624,8 @@ TransformerConfig infer_transformer_config(const Checkpoint& c, std::vector<std:
 
 AutoencoderConfig infer_autoencoder_config(const Checkpoint& c) {
   if (!c.has("encoder.conv_in.weight") || !c.has("decoder.conv_in.weight"))
-    bad(c.path(), "has no 'encoder.conv_in.weight'/'decoder.conv_in.weight': not a FLUX autoencoder in BFL's layout");
+    bad(c.path(), "has no 'encoder.conv_in.weight'/'decoder.conv_in.weight': not a FLUX autoencoder in BFL's layout "
+                  "(nor 'encoder.conv_in.weight'/'decoder.conv_in.weight' beside diffusers' down_blocks/up_blocks)");
   AutoencoderConfig config;
   config.ch = shape_of(c, "encoder.conv_in.weight")[0];
   config.in_channels = shape_of(c, "encoder.conv_in.weight")[1];
@@ -475,9 +645,14 @@ AutoencoderConfig infer_autoencoder_config(const Checkpoint& c) {
 
 void check_tensors(const Checkpoint& c, const TensorShapes& expected) {
   for (const auto& [name, shape] : expected) {
-    if (!c.has(name)) bad(c.path(), "tensor '" + name + "' is missing (" + c.layout() + " layout)");
-    const Shape& got = c.entry(name).shape;
-    if (got != shape) bad(c.path(), "tensor '" + name + "' has shape " + shape_str(got) + ", expected " + shape_str(shape));
+    // The file's own name beside BFL's where they differ (diffusers' VAE).
+    std::string stored = c.stored_name(name);
+    std::string what = "tensor '" + name + "'" + (stored != name ? " (stored as '" + stored + "')" : "");
+    if (!c.has(name)) bad(c.path(), what + " is missing (" + c.layout() + " layout)");
+    const CheckpointEntry& e = c.entry(name);
+    if (e.shape != shape)
+      bad(c.path(), what + " has shape " + shape_str(e.as_conv1x1 ? e.parts[0]->shape : e.shape) + ", expected " +
+                        shape_str(e.as_conv1x1 ? Shape{shape[0], shape[1]} : shape));
   }
 }
 
@@ -513,8 +688,10 @@ Weights Weights::load(const Checkpoint& c, const TensorShapes& names, const Opti
     bool linear_weight = shape.size() == 2 && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
     bool keep_int8 = options.quant == Quant::Int8 && linear_weight &&
                      (q8 || (options.quantizable && options.quantizable(name)));
-    if (q8 && (shape.size() != 2 && !(shape.size() == 1 && shape[0] % 32 == 0)))
-      bad(c.path(), "tensor '" + name + "' is Q8_0 with shape " + shape_str(shape) + "; only 1-D and 2-D Q8_0 tensors are read");
+    const Shape& stored_shape = e.as_conv1x1 ? e.parts[0]->shape : shape;
+    if (q8 && (stored_shape.size() != 2 && !(stored_shape.size() == 1 && stored_shape[0] % 32 == 0)))
+      bad(c.path(), "tensor '" + c.stored_name(name) + "' is Q8_0 with shape " + shape_str(stored_shape) +
+                        "; only 1-D and 2-D Q8_0 tensors are read");
     if (q8) {
       std::vector<torch::Tensor> qs, scales;
       for (const StoredTensor* p : e.parts) {
@@ -549,6 +726,7 @@ Weights Weights::load(const Checkpoint& c, const TensorShapes& names, const Opti
       auto h = t.size(0) / 2;
       t = torch::cat({t.narrow(0, h, h), t.narrow(0, 0, h)});
     }
+    if (e.as_conv1x1) t = t.view(e.shape);  // diffusers' Linear [C,C] as BFL's 1x1 conv [C,C,1,1]
     t = t.to(options.device);
     if (keep_int8) {
       w.quant_[name] = quantize_q8_0(t);

@@ -80,11 +80,14 @@ struct StoredTensor {
 
 // A checkpoint's tensors under BFL names. A BFL tensor may come from several stored ones
 // (diffusers' split q/k/v), concatenated along dim 0, and may have its halves swapped
-// (diffusers' norm_out: scale, shift).
+// (diffusers' norm_out: scale, shift). shape is BFL's: for diffusers' VAE attention projections,
+// stored as Linear [C,C], it is the 1x1 conv's [C,C,1,1] (as_conv1x1; Weights::load views the
+// stored tensor so).
 struct CheckpointEntry {
   std::vector<const StoredTensor*> parts;
   Shape shape;
   bool swap_halves = false;
+  bool as_conv1x1 = false;
 };
 
 class Checkpoint {
@@ -95,7 +98,12 @@ class Checkpoint {
 
   const std::string& path() const { return path_; }
   const std::string& format() const { return format_; }  // "safetensors" | "gguf"
-  const std::string& layout() const { return layout_; }  // "bfl" | "diffusers" | "ae"
+  // "bfl" | "diffusers" (transformers) | "ae" | "ae-diffusers" (autoencoders: BFL's ae.safetensors,
+  // diffusers' AutoencoderKL vae/diffusion_pytorch_model.safetensors)
+  const std::string& layout() const { return layout_; }
+  // The name the file's layout gives a BFL tensor (the diffusers name for "ae-diffusers"), for
+  // messages; the BFL name itself for the other layouts.
+  std::string stored_name(const std::string& name) const;
   const std::unordered_map<std::string, CheckpointEntry>& entries() const { return entries_; }
   bool has(const std::string& name) const { return entries_.count(name) != 0; }
   const CheckpointEntry& entry(const std::string& name) const;  // Error(Decode) naming it
@@ -105,10 +113,19 @@ class Checkpoint {
  private:
   void normalise_names();
   std::string path_, format_, layout_;
+  std::int64_t vae_levels_ = 0;  // ae-diffusers: the number of decoder up_blocks (reversed to BFL's up.{i})
   std::shared_ptr<const void> owner_;  // keeps the map alive
   std::vector<StoredTensor> stored_;
   std::unordered_map<std::string, CheckpointEntry> entries_;
 };
+
+// diffusers' AutoencoderKL names <-> BFL's autoencoder names. levels: the number of up/down
+// blocks (diffusers' decoder.up_blocks.{k} is BFL's decoder.up.{levels-1-k}). to_bfl returns false
+// for a name that is not one of the VAE's; conv1x1 is set for the attention projection weights
+// (Linear [C,C] in diffusers, 1x1 conv [C,C,1,1] in BFL). Older diffusers attention names
+// (query/key/value/proj_attn) are read too; to_diffusers writes the current ones.
+bool vae_diffusers_to_bfl(const std::string& name, std::int64_t levels, std::string& bfl, bool& conv1x1);
+std::string vae_bfl_to_diffusers(const std::string& bfl, std::int64_t levels);
 
 // The config a checkpoint's shapes describe (heads from the QK-norm width; axes_dim as given,
 // or [16,56,56] scaled to the head width when empty). Error(Decode) naming what is missing.
