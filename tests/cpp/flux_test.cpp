@@ -433,7 +433,7 @@ TEST(FluxModel, ItsSpecLoadsTheSameModelAgain) {
   auto model = make(flux_spec("transformer-q8_0.gguf", default_table(dir), ",steps=3,guidance=3.5,wait_ms=100"));
   auto again = make(model->spec());
   EXPECT_EQ(again->spec(), model->spec());
-  for (const char* key : {"axes=4/6/6", "quant=int8", "dtype=fp32", "steps=3", "guidance=3.5", "wait_ms=100", "threads=1"})
+  for (const char* key : {"axes=4/6/6", "quant=int8", "dtype=fp32", "ae_dtype=fp32", "steps=3", "guidance=3.5", "wait_ms=100", "threads=1"})
     EXPECT_NE(model->spec().find(key), std::string::npos) << key << " in " << model->spec();
 }
 
@@ -604,6 +604,7 @@ TEST(FluxModel, SpecErrors) {
   for (const auto& [extra, says] : std::vector<std::pair<std::string, std::string>>{
            {",quant=int4", "quant 'int4'"},
            {",dtype=fp8", "dtype 'fp8'"},
+           {",ae_dtype=fp64", "ae_dtype 'fp64'"},
            {",missing_prompt=maybe", "missing_prompt 'maybe'"},
            {",max_side=1000", "max_side must be a multiple of 16"},
            {",steps=0", "steps"},

@@ -74,8 +74,8 @@ TEST(Registry, UserModelsAndOwnTables) {
   });
   EXPECT_THROW(r.add("solid", "again", [](const ModelSpec&) { return std::make_unique<SolidFill>(); }), Error);
   EXPECT_THROW(r.add("Bad Name", "x", [](const ModelSpec&) { return std::make_unique<SolidFill>(); }), Error);
-  EXPECT_EQ(r.list().size(), 5u);
-  EXPECT_EQ(r.list()[0].name, "ns");
+  EXPECT_EQ(r.list().size(), 6u);  // flux, ns, patchmatch, solid, telea, torchscript: sorted
+  EXPECT_EQ(r.list()[0].name, "flux");
   EXPECT_THROW(r.create("solid:x=1"), Error);
   auto model = r.create("solid");
   Image img = test::pattern_rgb(10, 10);

@@ -89,6 +89,7 @@ void register_builtin_models(Registry& registry) {
                 {"missing_prompt", "error|fallback: a prompt not in the table (error)"},
                 {"device", "cpu|cuda|cuda:N|auto (auto)"},
                 {"dtype", "fp32|bf16|fp16|auto (auto: bf16 on Ampere+, fp16 on older GPUs, fp32 on CPU)"},
+                {"ae_dtype", "fp32|bf16|fp16|auto: the autoencoder's (auto: fp32 under fp16 compute, else dtype)"},
                 {"quant", "none|int8|auto: int8 keeps block weights as Q8_0 int8 (auto: int8 for a quantised file)"},
                 {"axes", "rotary split of the head width, e.g. 16/56/56 (from the checkpoint)"},
                 {"steps", "default denoising steps, 1..200 (28)"},

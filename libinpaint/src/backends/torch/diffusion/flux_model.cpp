@@ -138,7 +138,7 @@ class FluxFill final : public InpaintModel {
   struct Options {
     std::string path, ae_path, prompts_path;
     bool fallback_on_missing = false;
-    std::string device_name = "auto", dtype_name = "auto", quant_name = "auto";
+    std::string device_name = "auto", dtype_name = "auto", quant_name = "auto", ae_dtype_name = "auto";
     std::vector<std::int64_t> axes;
     int steps = 28;
     double guidance = 30;
@@ -182,7 +182,11 @@ class FluxFill final : public InpaintModel {
               "; the Fill mask packing needs 8");
     Weights::Options ao;
     ao.device = device_;
-    ao.dtype = dtype_ == torch::kFloat16 ? torch::kFloat32 : dtype_;  // the decoder overflows fp16
+    // auto: the compute dtype, but fp32 under fp16 compute (FLUX's AE was trained in bf16 and
+    // its decoder's activations can leave fp16's range); fp16 halves its memory on a T4.
+    if (o_.ae_dtype_name == "auto") ao.dtype = dtype_ == torch::kFloat16 ? torch::kFloat32 : dtype_;
+    else ao.dtype = parse_dtype(o_.ae_dtype_name, "ae_dtype");
+    ae_dtype_name_ = dtype_name(ao.dtype);
     autoencoder_ = std::make_unique<Autoencoder>(ae_config, Weights::load(ae, autoencoder_tensors(ae_config), ao));
 
     prompts_ = PromptTable(o_.prompts_path, config);
@@ -225,6 +229,7 @@ class FluxFill final : public InpaintModel {
     if (o_.fallback_on_missing) s.params["missing_prompt"] = "fallback";
     if (!o_.shift) s.params["shift"] = "0";
     if (o_.warmup) s.params["warmup"] = "1";
+    s.params["ae_dtype"] = ae_dtype_name_;
     if (o_.empty_cache) s.params["empty_cache"] = "1";
     return s.str();
   }
@@ -376,10 +381,19 @@ class FluxFill final : public InpaintModel {
         d = "fp32";
       }
     }
-    if (d == "fp32" || d == "float32") dtype_ = torch::kFloat32, o_.dtype_name = "fp32";
-    else if (d == "bf16" || d == "bfloat16") dtype_ = torch::kBFloat16, o_.dtype_name = "bf16";
-    else if (d == "fp16" || d == "float16") dtype_ = torch::kFloat16, o_.dtype_name = "fp16";
-    else invalid("dtype '" + o_.dtype_name + "' is not fp32, bf16, fp16 or auto");
+    dtype_ = parse_dtype(d, "dtype");
+    o_.dtype_name = dtype_name(dtype_);
+  }
+
+  static torch::Dtype parse_dtype(const std::string& name, const char* key) {
+    if (name == "fp32" || name == "float32") return torch::kFloat32;
+    if (name == "bf16" || name == "bfloat16") return torch::kBFloat16;
+    if (name == "fp16" || name == "float16") return torch::kFloat16;
+    invalid(std::string(key) + " '" + name + "' is not fp32, bf16, fp16 or auto");
+  }
+
+  static const char* dtype_name(torch::Dtype dtype) {
+    return dtype == torch::kFloat32 ? "fp32" : dtype == torch::kBFloat16 ? "bf16" : "fp16";
   }
 
 
@@ -388,6 +402,7 @@ class FluxFill final : public InpaintModel {
   Options o_;
   torch::Device device_;
   torch::Dtype dtype_ = torch::kFloat32;
+  std::string ae_dtype_name_;
   RunSlots slots_;
   int threads_ = 0;
   std::unique_ptr<Transformer> transformer_;
@@ -439,6 +454,7 @@ std::unique_ptr<InpaintModel> make_flux(const ModelSpec& spec, double backend_ms
   std::string missing = reader.get_string("missing_prompt", "error");
   o.device_name = reader.get_string("device", "auto");
   o.dtype_name = reader.get_string("dtype", "auto");
+  o.ae_dtype_name = reader.get_string("ae_dtype", "auto");
   o.quant_name = reader.get_string("quant", "auto");
   o.axes = detail::flux::parse_axes(reader.get_string("axes", ""));
   o.steps = reader.get_int("steps", 28, 1, 200);
