@@ -1,7 +1,7 @@
 """FLUX key layouts: BFL <-> diffusers, for the transformer and the autoencoder.
 
 Transformer (flux1-*.safetensors, GGUF <-> FluxTransformer2DModel): only renames, the q/k/v splits
-and the swap of the final modulation halves; see /work/shared/research/flux-native.md section 1.2
+and the swap of the final modulation halves; see the project research notes (flux-native.md, section 1.2)
 for the table this follows.
 
 Autoencoder (ae.safetensors <-> AutoencoderKL's vae/diffusion_pytorch_model.safetensors): renames,
