@@ -128,6 +128,14 @@ std::string write_prompt_table(const TempDir& dir, const torch::Tensor& txt, con
   return path;
 }
 
+InpaintRequest request_for(const Image& image, const Image& mask, const std::string& prompt) {
+  InpaintRequest request;
+  request.image = image.view();
+  request.mask = mask.view();
+  request.prompt = prompt;
+  return request;
+}
+
 std::string default_table(const TempDir& dir) { return write_prompt_table(dir, gold("sample.txt")[0], gold("sample.vec")[0]); }
 
 std::string flux_spec(const std::string& transformer, const std::string& prompts, const std::string& extra = "") {
@@ -401,10 +409,7 @@ TEST(FluxModel, FillsOnlyTheHoleDeterministicallyAndReportsProgress) {
 
   Image image = test::pattern_rgb(48, 32);
   Image mask = test::disc_mask(48, 32, 24, 16, 9);
-  InpaintRequest request;
-  request.image = image.view();
-  request.mask = mask.view();
-  request.prompt = kPrompt;
+  InpaintRequest request = request_for(image, mask, kPrompt);
   RunControl control;
   std::vector<double> fractions;
   control.progress = [&](double f) { return fractions.push_back(f), true; };
@@ -463,10 +468,7 @@ TEST(FluxModel, CancelAndDeadlineStopBetweenSteps) {
   auto model = make(flux_spec("transformer-bfl.safetensors", default_table(dir), ",steps=6"));
   Image image = test::pattern_rgb(32, 32);
   Image mask = test::disc_mask(32, 32, 16, 16, 6);
-  InpaintRequest request;
-  request.image = image.view();
-  request.mask = mask.view();
-  request.prompt = kPrompt;
+  InpaintRequest request = request_for(image, mask, kPrompt);
   RunControl control;
   int calls = 0;
   control.progress = [&](double) {
@@ -488,10 +490,7 @@ TEST(FluxModel, PromptsComeFromTheTable) {
   auto model = make(flux_spec("transformer-bfl.safetensors", table, ",steps=1"));
   Image image = test::pattern_rgb(32, 32);
   Image mask = test::disc_mask(32, 32, 16, 16, 6);
-  InpaintRequest request;
-  request.image = image.view();
-  request.mask = mask.view();
-  request.prompt = "grass photorealistic";
+  InpaintRequest request = request_for(image, mask, "grass photorealistic");
   std::string message;
   EXPECT_EQ(code_of([&] { model->inpaint(request); }, &message), ErrorCode::InvalidArgument);
   EXPECT_NE(message.find("not in the prompt table"), std::string::npos) << message;
@@ -601,7 +600,7 @@ TEST(FluxModel, BadCheckpointsAreClearErrors) {
 TEST(FluxModel, SpecErrors) {
   TempDir dir;
   std::string table = default_table(dir);
-  for (const auto& [extra, says] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [extra_keys, says] : std::vector<std::pair<std::string, std::string>>{
            {",quant=int4", "quant 'int4'"},
            {",dtype=fp8", "dtype 'fp8'"},
            {",ae_dtype=fp64", "ae_dtype 'fp64'"},
@@ -612,6 +611,7 @@ TEST(FluxModel, SpecErrors) {
            {",axes=4/6/8", "axes=4/6/8 must be three even widths summing to the head width 16"},
            {",axes=3/7/6", "axes=3/7/6 must be three even widths"},
            {",unknown=1", "unknown"}}) {
+    const std::string extra = extra_keys;  // clang 14 lambdas cannot capture structured bindings
     std::string message;
     EXPECT_NE(code_of([&] { make(flux_spec("transformer-bfl.safetensors", table, extra)); }, &message), ErrorCode(0));
     EXPECT_NE(message.find(says), std::string::npos) << extra << ": " << message;
