@@ -281,13 +281,11 @@ class FluxFill final : public InpaintModel {
     Image out;
     {
       auto [txt, vec] = prompts_.get(prompt, device_, dtype_);
-      auto image = torch::from_blob(const_cast<std::uint8_t*>(request.image.data), {height, width, 3},
+      // The caller's bytes ([H,W,3], any row stride), once on the device.
+      auto input = torch::from_blob(const_cast<std::uint8_t*>(request.image.data), {height, width, 3},
                                     {std::int64_t(request.image.row_bytes()), 3, 1}, torch::kUInt8)
-                       .to(device_)
-                       .permute({2, 0, 1})
-                       .unsqueeze(0)
-                       .to(torch::kFloat32) /
-                       127.5 - 1;
+                       .to(device_);
+      auto image = input.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32) / 127.5 - 1;
       auto hole = torch::from_blob(const_cast<std::uint8_t*>(request.mask.data), {height, width},
                                    {std::int64_t(request.mask.row_bytes()), 1}, torch::kUInt8)
                       .to(device_)
@@ -297,9 +295,6 @@ class FluxFill final : public InpaintModel {
                       request.control);
       // Only hole pixels come from the model.
       auto filled = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch::kUInt8);
-      auto input = torch::from_blob(const_cast<std::uint8_t*>(request.image.data), {height, width, 3},
-                                    {std::int64_t(request.image.row_bytes()), 3, 1}, torch::kUInt8)
-                       .to(device_);
       auto composite = torch::where(hole.view({height, width, 1}), filled[0].permute({1, 2, 0}), input).contiguous().cpu();
       out = Image::uninitialized(width, height, 3);
       for (int y = 0; y < height; ++y)
