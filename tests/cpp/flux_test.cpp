@@ -442,6 +442,18 @@ TEST(FluxModel, ItsSpecLoadsTheSameModelAgain) {
     EXPECT_NE(model->spec().find(key), std::string::npos) << key << " in " << model->spec();
 }
 
+TEST(FluxModel, WarmupAndAutoencoderDtypeKeys) {
+  TempDir dir;
+  auto model = make(flux_spec("transformer-bfl.safetensors", default_table(dir), ",warmup=1,ae_dtype=bf16,steps=1"));
+  EXPECT_GT(model->load_info().warmup_ms, 0);
+  EXPECT_NE(model->spec().find("ae_dtype=bf16"), std::string::npos) << model->spec();
+  EXPECT_NE(model->spec().find("warmup=1"), std::string::npos) << model->spec();
+  Image image = test::pattern_rgb(32, 32);
+  Image mask = test::disc_mask(32, 32, 16, 16, 6);
+  Image out = model->inpaint(request_for(image, mask, kPrompt));
+  EXPECT_EQ(test::at(out, 0, 0, 1), test::at(image, 0, 0, 1));
+}
+
 TEST(FluxModel, RunsThroughThePipelineWithPerCallParameters) {
   TempDir dir;
   auto model = make(flux_spec("transformer-bfl.safetensors", default_table(dir), ",steps=2"));
