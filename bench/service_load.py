@@ -127,15 +127,22 @@ class Server:
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
         self.pid = self.proc.pid
+        self.ready_body = None
 
     def wait_ready(self, timeout_s):
+        """Seconds until /readyz said 200; its body is kept in self.ready_body."""
         start = time.monotonic()
         with httpx.Client(timeout=5) as client:
             while time.monotonic() - start < timeout_s:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"{self.name} exited ({self.proc.returncode}) at startup: {self.last_line()}")
                 try:
-                    if client.get(self.url + "/readyz").status_code == 200:
+                    answer = client.get(self.url + "/readyz")
+                    if answer.status_code == 200:
+                        try:
+                            self.ready_body = answer.json()
+                        except ValueError:
+                            self.ready_body = answer.text[:1000]
                         return round(time.monotonic() - start, 2)
                 except httpx.TransportError:
                     pass
@@ -331,18 +338,16 @@ async def fill_load(url, blob_root, redis_url, jobs, clients, count=None, durati
         start = time.perf_counter()
         try:
             answer = await client.post(url + "/inpaint", content=body, headers={"content-type": "application/json"})
+            elapsed_ms = (time.perf_counter() - start) * 1000
+            if answer.status_code != 200:
+                stats.error(f"http_{answer.status_code}")
+            elif not verify or await check_session(key, blob_root, sessions, stats):
+                stats.latencies_ms.append(elapsed_ms)
         except httpx.HTTPError as e:
             stats.error(f"exception:{type(e).__name__}")
-            return
-        elapsed_ms = (time.perf_counter() - start) * 1000
-        if answer.status_code != 200:
-            stats.error(f"http_{answer.status_code}")
-        elif verify and not await check_session(key, blob_root, sessions, stats):
-            pass
-        else:
-            stats.latencies_ms.append(elapsed_ms)
-        await sessions.delete(key)
-        shutil.rmtree(os.path.join(blob_root, folder), ignore_errors=True)
+        finally:
+            await sessions.delete(key)
+            shutil.rmtree(os.path.join(blob_root, folder), ignore_errors=True)
 
     async def client_loop(client):
         while (item := next_job()) is not None:
@@ -499,12 +504,13 @@ def service_env(args, redis_url, blob_root, model_spec, extra_path=()):
     env = dict(os.environ)
     env.update({
         "PYTHONPATH": os.pathsep.join([args.service_dir, args.module_path, *extra_path]),
-        "MODEL_SPEC": model_spec,
         "SESSION_STORE": redis_url,
         "BLOB_ROOT": blob_root,
         "FILL_CONCURRENCY": str(args.fill_concurrency),
     })
     env.pop("MODEL_VARIANT", None)
+    env.update(args.service_env)
+    env["MODEL_SPEC"] = model_spec
     return env
 
 
@@ -545,6 +551,7 @@ def with_server(results, key, make_server, ready_timeout):
         return None
     try:
         results.setdefault("startup_s", {})[key] = server.wait_ready(ready_timeout)
+        results.setdefault("readyz", {})[key] = server.ready_body
     except Exception as e:  # noqa: BLE001
         results[key] = {"failed": str(e)}
         log(f"{key}: {e}")
@@ -571,6 +578,8 @@ def main():
     p.add_argument("--data", default="/work/shared/data/inpaint-dev", help="the dev photos and their masks")
     p.add_argument("--service-dir", default=os.path.join(REPO, "examples", "service"))
     p.add_argument("--module-path", default=os.path.join(REPO, "build", "python"), help="where `import inpaint` is")
+    p.add_argument("--service-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment of the reference service (repeatable), e.g. LOG_LEVEL=WARNING")
     p.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for /readyz")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, /metrics snapshots)")
     args = p.parse_args()
@@ -579,6 +588,10 @@ def main():
     if unknown:
         p.error(f"unknown phases {sorted(unknown)}")
     args.plain = args.fill if args.plain is None else args.plain
+    try:
+        args.service_env = dict(item.split("=", 1) for item in args.service_env)
+    except ValueError:
+        p.error("--service-env takes KEY=VALUE")
     args.plain_threads = args.plain_threads or args.fill_concurrency
     args.big_plain = min(args.big, 100) if args.big_plain is None else args.big_plain
 
@@ -591,7 +604,8 @@ def main():
     results = {
         "config": {k: v for k, v in vars(args).items()},
         "machine": {"cpus": os.cpu_count(), "loadavg_start": [round(x, 2) for x in os.getloadavg()],
-                    "inpaint_version": inpaint.__version__, "python": sys.version.split()[0]},
+                    "inpaint_version": inpaint.__version__, "python": sys.version.split()[0],
+                    "commit": git_commit()},
         "started": rfc3339_now(),
     }
     log(f"workdir {workdir}")
@@ -685,6 +699,14 @@ def run_service_phases(args, phases, results, sampler, redis_url, workdir, blob_
     if tp("fill12mp") and tp("fill12mp_plain"):
         ratios["fill12mp_app_over_plain"] = {"value": round(tp("fill12mp") / tp("fill12mp_plain"), 3)}
     results["ratios"] = ratios
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def save_metrics(server, workdir):
