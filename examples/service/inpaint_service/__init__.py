@@ -1,0 +1,1 @@
+"""libinpaint's reference service: the fill, segmentation and background workers on `import inpaint`."""
