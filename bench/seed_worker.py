@@ -72,7 +72,11 @@ class LabelsNotReady(Exception):
 
 
 class JobError(Exception):
-    """A job that can never succeed (no session, unreadable photo): ack it and mark it failed."""
+    """A job that can never succeed (unreadable photo, missing blob): ack it and mark it failed."""
+
+
+class UnknownSession(JobError):
+    """No session document: ack, and write nothing (there is no session to mark)."""
 
 
 def build_prompt(labels):
@@ -135,7 +139,7 @@ class Worker:
         t = clock()
         session = self.redis.hgetall(key)
         if not session:
-            raise JobError(f"no session {key}")
+            raise UnknownSession(f"no session {key}")
         labels = json.loads(session["sceneLabels"]) if session.get("sceneLabels") else None
         if not labels and attempt <= MAX_WAIT_ATTEMPT and age_s < MAX_WAIT_AGE_S:
             raise LabelsNotReady(key)
@@ -293,7 +297,8 @@ async def inpaint_push(request: Request):
             log.warning("session store: %s", e)
             return JSONResponse({"error": "session store unavailable"}, status_code=503)
         except JobError as e:
-            await asyncio.to_thread(worker.mark_failed, job, e)
+            if not isinstance(e, UnknownSession):
+                await asyncio.to_thread(worker.mark_failed, job, e)
             return {"status": "failed", "error": str(e)}
         except Exception as e:  # a bug or a bad input nobody foresaw: record it, ack
             log.exception("job %s/%s failed", job["userId"], job["sessionId"])

@@ -7,8 +7,10 @@ dir, starts the service under uvicorn on 127.0.0.1 and drives it with concurrent
   fill512   N jobs (--fill) POST /inpaint with patchmatch on 512x512 JPEG photos (the PNGs of
             the dev set, cropped to 512x512, each with its blob mask), every job its own session
             (a fresh Redis hash with sceneLabels, the photo and mask in its own blob folder);
-            then the same jobs through a plain loop in this process (inpaint.run on the same
-            files, the outputs written), and the ratio of the two throughputs (target >= 0.85).
+            straight after, the same jobs through a plain loop in this process (inpaint.run on
+            the same files, the outputs written, --plain-threads loops at once, by default as
+            many as the service's FILL_CONCURRENCY; --plain N runs a subset, throughput is per
+            job), and the ratio of the two throughputs (target >= 0.85).
   infer     a few photos uploaded with PUT /images/{id}, waited on until encoded, then N calls
             (--infer) of POST /images/{id}/infer with one random point each.
   soak      fill512 at half the clients for M minutes (--soak-minutes): the memory slope.
@@ -18,10 +20,17 @@ dir, starts the service under uvicorn on 127.0.0.1 and drives it with concurrent
             clients and the same concurrency: the throughput ratio (target >= 3x). A plain loop
             in this process (--big-plain jobs) gives the library's own ceiling at 12 MP.
 
-The resident memory (RSS) of the server process is sampled every second during every phase;
-each phase reports its least-squares slope in MiB/min after a warm-up fraction of its samples.
+The resident memory (RSS) of the server process is sampled every second during every phase
+(of this process during the plain loops); each phase reports its least-squares slope in MiB/min
+after a warm-up fraction of its samples (none under 10 samples). Latencies are per request as the
+client sees them, so they include the wait in the server's queue (8 clients, 2 running at once).
 A job counts as an error when the answer is not 200 (by status code), the request fails, or the
-answer is 200 but the session is not `completed` or the edited image is missing.
+answer is 200 but the session is not `completed` or the edited image is missing. Both services
+get FILL_CONCURRENCY=--fill-concurrency; the reference service runs with its default logging.
+
+On the 2-vCPU VM the full run takes over an hour: fill512 and its plain loop about 14 minutes
+each (patchmatch, about 2.4 jobs a second), infer about 30 minutes (the default segmenter,
+GrabCut, about 1 call a second), the soak its M minutes, fill12mp under 10 minutes.
 
 Usage (from the repository root, after scripts/test.sh built build/python):
   nice /usr/bin/python3 bench/service_load.py --fill 2000 --infer 2000 --big 400 \\
@@ -643,6 +652,11 @@ def run_service_phases(args, phases, results, sampler, redis_url, workdir, blob_
                 if "fill512" in phases:
                     run_phase(results, "fill512", sampler, server, args, lambda: fill_load(
                         server.url, blob_root, redis_url, pairs, args.clients, count=args.fill))
+                    # Straight after, so that both see the same machine (the server idles meanwhile).
+                    if args.plain > 0:
+                        run_phase(results, "fill512_plain", sampler, None, args, lambda: plain_loop(
+                            inpaint, "patchmatch", blob_root, pairs, args.plain, args.plain_threads,
+                            os.path.join(workdir, "plain")))
                 if "infer" in phases:
                     photos = [{"path": os.path.join(blob_root, p["image"]), "width": 512, "height": 512}
                               for p in pairs[:args.infer_images]]
@@ -655,9 +669,6 @@ def run_service_phases(args, phases, results, sampler, redis_url, workdir, blob_
                 save_metrics(server, workdir)
             finally:
                 server.stop()
-    if "fill512" in phases and args.plain > 0:
-        run_phase(results, "fill512_plain", sampler, None, args, lambda: plain_loop(
-            inpaint, "patchmatch", blob_root, pairs, args.plain, args.plain_threads, os.path.join(workdir, "plain")))
 
     if "fill12mp" in phases:
         identity_path = [HERE]
