@@ -225,7 +225,7 @@ class Worker:
 
 def clean_mask(mask):
     """Binary mask (255 = hole): threshold, open, close, drop islands under 64 px, dilate."""
-    m = np.where(mask > THRESHOLD, 255, 0).astype(np.uint8)
+    _, m = cv2.threshold(mask, THRESHOLD, 255, cv2.THRESH_BINARY)
     m = cv2.morphologyEx(m, cv2.MORPH_OPEN, MORPH_KERNEL)
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, MORPH_KERNEL)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(m)

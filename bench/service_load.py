@@ -25,7 +25,10 @@ The resident memory (RSS) of the server process is sampled every second during e
 after a warm-up fraction of its samples (none under 10 samples). Latencies are per request as the
 client sees them, so they include the wait in the server's queue (8 clients, 2 running at once).
 A job counts as an error when the answer is not 200 (by status code), the request fails, or the
-answer is 200 but the session is not `completed` or the edited image is missing. Both services
+answer is 200 but the session is not `completed` or the edited image is missing. CPU ms/job is
+the CPU time (user + system, all threads) of the serving process per completed job (of this
+process for the plain loops; the clients' own CPU is in the JSON): with every core busy, a
+throughput ratio tends to the inverse ratio of these, whatever the one-job latencies. Both services
 get FILL_CONCURRENCY=--fill-concurrency; the reference service runs with its default logging.
 
 On the 2-vCPU VM the full run takes over an hour: fill512 and its plain loop about 14 minutes
@@ -494,6 +497,8 @@ def plain_loop(inpaint, spec, blob_root, jobs, count, threads, out_dir):
             with lock:
                 latencies.append(elapsed)
 
+    me = psutil.Process()
+    cpu_start = cpu_seconds(me)
     start = time.perf_counter()
     workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
     for w in workers:
@@ -501,9 +506,11 @@ def plain_loop(inpaint, spec, blob_root, jobs, count, threads, out_dir):
     for w in workers:
         w.join()
     wall = time.perf_counter() - start
+    cpu_s = cpu_seconds(me) - cpu_start
     stats = Stats()
     stats.latencies_ms = latencies
-    return stats.report(wall, {"threads": threads, "model": spec})
+    cpu = {"worker_s": round(cpu_s, 2), "worker_ms_per_job": round(1000 * cpu_s / max(1, len(latencies)), 1)}
+    return stats.report(wall, {"threads": threads, "model": spec, "cpu": cpu})  # without the warm-up
 
 
 # --------------------------------------------------------------------------- the run
@@ -523,10 +530,22 @@ def service_env(args, redis_url, blob_root, model_spec, extra_path=()):
     return env
 
 
+def cpu_seconds(proc):
+    try:
+        times = proc.cpu_times()
+        return times.user + times.system
+    except psutil.Error:
+        return None
+
+
 def run_phase(results, name, sampler, server, args, fn):
-    """Runs one phase with the server's RSS sampled under its name; a failure is recorded, not fatal."""
+    """Runs one phase with the server's RSS sampled under its name and its CPU time counted
+    (and this process's, the clients'); a failure is recorded, not fatal."""
     log(f"phase {name} ...")
-    sampler.track(server.pid if server is not None else os.getpid(), name)  # plain loops: this process
+    pid = server.pid if server is not None else os.getpid()  # plain loops: this process
+    worker, me = psutil.Process(pid), psutil.Process()
+    cpu_start = (cpu_seconds(worker), cpu_seconds(me))
+    sampler.track(pid, name)
     try:
         outcome = fn()
         results[name] = asyncio.run(outcome) if asyncio.iscoroutine(outcome) else outcome
@@ -539,6 +558,14 @@ def run_phase(results, name, sampler, server, args, fn):
         if rss is not None:
             rss["process"] = "server" if server is not None else "this (load) process"
         results[name]["rss"] = rss
+        cpu_end = (cpu_seconds(worker), cpu_seconds(me))
+        if None not in cpu_start + cpu_end and "cpu" not in results[name]:
+            cpu = {"worker_s": round(cpu_end[0] - cpu_start[0], 2)}
+            if results[name].get("ok"):
+                cpu["worker_ms_per_job"] = round(1000 * cpu["worker_s"] / results[name]["ok"], 1)
+            if server is not None:
+                cpu["clients_s"] = round(cpu_end[1] - cpu_start[1], 2)
+            results[name]["cpu"] = cpu
         if server is not None and server.proc.poll() is not None:
             results[name]["server_exited"] = server.proc.returncode
             results[name]["server_log_tail"] = server.log_tail()
@@ -707,6 +734,9 @@ def run_service_phases(args, phases, results, sampler, redis_url, workdir, blob_
         ratios["fill512_app_over_plain"] = {"value": round(tp("fill512") / tp("fill512_plain"), 3), "target": ">= 0.85"}
     if tp("fill12mp") and tp("fill12mp_seed"):
         ratios["fill12mp_app_over_seed"] = {"value": round(tp("fill12mp") / tp("fill12mp_seed"), 2), "target": ">= 3"}
+    cpu = lambda k: ((results.get(k) or {}).get("cpu") or {}).get("worker_ms_per_job")  # noqa: E731
+    if cpu("fill12mp") and cpu("fill12mp_seed"):
+        ratios["fill12mp_seed_cpu_over_app_cpu"] = {"value": round(cpu("fill12mp_seed") / cpu("fill12mp"), 2)}
     if tp("fill12mp") and tp("fill12mp_plain"):
         ratios["fill12mp_app_over_plain"] = {"value": round(tp("fill12mp") / tp("fill12mp_plain"), 3)}
     results["ratios"] = ratios
@@ -737,23 +767,26 @@ def markdown(results):
         ("fill12mp_seed", "seed worker, identity, 12 MP"),
         ("fill12mp_plain", "plain inpaint.run loop, identity, 12 MP"),
     ]
-    lines = ["| phase | what | ok | errors | wall s | per s | p50 ms | p95 ms | p99 ms | RSS max MiB | RSS slope MiB/min |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| phase | what | ok | errors | wall s | per s | p50 ms | p95 ms | p99 ms | CPU ms/job | RSS max MiB "
+             "| RSS slope MiB/min |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, what in rows:
         r = results.get(key)
         if r is None:
             continue
         if "failed" in r:
-            lines.append(f"| {key} | {what} | failed: {r['failed'].splitlines()[0][:120]} |" + " |" * 8)
+            lines.append(f"| {key} | {what} | failed: {r['failed'].splitlines()[0][:120]} |" + " |" * 9)
             continue
         lat, rss = r.get("latency_ms", {}), r.get("rss") or {}
         errors = ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "0"
         lines.append(f"| {key} | {what} | {r['ok']} | {errors} | {r['wall_s']} | {r['throughput_per_s']} | "
-                     f"{lat.get('p50')} | {lat.get('p95')} | {lat.get('p99')} | {rss.get('max_mib', '-')} | "
+                     f"{lat.get('p50')} | {lat.get('p95')} | {lat.get('p99')} | "
+                     f"{(r.get('cpu') or {}).get('worker_ms_per_job', '-')} | {rss.get('max_mib', '-')} | "
                      f"{'-' if rss.get('slope_mib_per_min') is None else rss['slope_mib_per_min']} |")
     for key in ("service_patchmatch", "service_identity", "seed_worker"):
         if isinstance(results.get(key), dict) and "failed" in results[key]:
             lines.append(f"\n{key} did not start: {results[key]['failed'].splitlines()[0][:300]}")
+    lines.append("\nCPU ms/job: CPU time of the serving process (for plain loops: this process) per completed job.")
     for name, r in results.get("ratios", {}).items():
         lines.append(f"\n{name}: **{r['value']}**" + (f" (target {r['target']})" if "target" in r else ""))
     return "\n".join(lines)
