@@ -516,7 +516,9 @@ def plain_loop(inpaint, spec, blob_root, jobs, count, threads, out_dir):
 # --------------------------------------------------------------------------- the run
 
 
-def service_env(args, redis_url, blob_root, model_spec, extra_path=()):
+def service_env(args, redis_url, blob_root, model_spec, extra_path=(), reference=True):
+    """The environment of a server: the same stores and concurrency for both services; the
+    --service-env extras only for the reference service; MODEL_SPEC per phase."""
     env = dict(os.environ)
     env.update({
         "PYTHONPATH": os.pathsep.join([args.service_dir, args.module_path, *extra_path]),
@@ -525,7 +527,8 @@ def service_env(args, redis_url, blob_root, model_spec, extra_path=()):
         "FILL_CONCURRENCY": str(args.fill_concurrency),
     })
     env.pop("MODEL_VARIANT", None)
-    env.update(args.service_env)
+    if reference:
+        env.update(args.service_env)
     env["MODEL_SPEC"] = model_spec
     return env
 
@@ -710,7 +713,7 @@ def run_service_phases(args, phases, results, sampler, redis_url, workdir, blob_
                 save_metrics(server, workdir)
             finally:
                 server.stop()
-        seed_env = service_env(args, redis_url, blob_root, "identity")
+        seed_env = service_env(args, redis_url, blob_root, "identity", reference=False)
         seed_env["PYTHONPATH"] = HERE  # no libinpaint in the seed worker's process
         seed_env["MODEL_VARIANT"] = "identity"
         server = with_server(results, "seed_worker", lambda: Server(
