@@ -600,7 +600,7 @@ def with_server(results, key, make_server, ready_timeout):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fill", type=int, default=2000, help="fill512 jobs (default 2000)")
     p.add_argument("--infer", type=int, default=2000, help="infer calls (default 2000)")
     p.add_argument("--big", type=int, default=400, help="fill12mp jobs per service (default 400)")
@@ -635,7 +635,10 @@ def main():
     args.big_plain = min(args.big, 100) if args.big_plain is None else args.big_plain
 
     sys.path.insert(0, args.module_path)
-    import inpaint  # noqa: E402 - from --module-path
+    try:
+        import inpaint  # noqa: E402 - from --module-path
+    except ImportError as e:
+        p.error(f"cannot import inpaint from {args.module_path} ({e}): build it (scripts/test.sh) or pass --module-path")
 
     workdir = tempfile.mkdtemp(prefix="service_load.")
     blob_root = os.path.join(workdir, "blobs")
