@@ -70,9 +70,9 @@ def _fill(service, job: FillJob, prompt: str, cancel: inpaint.CancelToken):
         raise InputFailure(413, str(e)) from None
     except (inpaint.DecodeError, inpaint.InvalidArgumentError) as e:
         raise InputFailure(422, str(e)) from None
-    except inpaint.CancelledError:
-        raise TransientFailure(504, f"the fill ran past its deadline of {settings.fill_deadline_s:g} s") from None
-    except (inpaint.WaitTimeoutError, inpaint.UnavailableError) as e:
+    except inpaint.WaitTimeoutError as e:  # the run's deadline, or the model's concurrency wait
+        raise TransientFailure(504, f"the fill ran past its deadline of {settings.fill_deadline_s:g} s: {e}") from None
+    except (inpaint.CancelledError, inpaint.UnavailableError) as e:
         raise TransientFailure(503, str(e)) from None
     start = time.perf_counter()
     edited = f"{job.folder}/edited.jpg"

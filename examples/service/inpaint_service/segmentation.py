@@ -321,9 +321,9 @@ def _segment_errors(fn):
             return fn(*args)
         except inpaint.InvalidArgumentError as e:
             raise ServiceError(400, str(e)) from None
-        except inpaint.CancelledError:
-            raise ServiceError(504, "the request ran past its deadline") from None
-        except (inpaint.WaitTimeoutError, inpaint.UnavailableError) as e:
+        except inpaint.WaitTimeoutError as e:
+            raise ServiceError(504, f"the request ran past its deadline: {e}") from None
+        except (inpaint.CancelledError, inpaint.UnavailableError) as e:
             raise ServiceError(503, str(e)) from None
 
     return wrapped
