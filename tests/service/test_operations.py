@@ -75,6 +75,24 @@ def test_a_full_pool_answers_429_at_once_instead_of_queueing(stack, slow):
     assert all(stack.read_session("u3", f"busy{i}")["processingStatus"] == "pending" for i in refused)
 
 
+def test_two_deliveries_at_once_compute_once(stack, slow):
+    stack.session("u3", "twice", labels=LABELS, image=photo(corner_red=80))
+    answers = []
+
+    def deliver():
+        r = httpx.post(slow.url + "/inpaint", json=envelope(job("u3", "twice"), "m-twice", now_rfc3339()), timeout=30)
+        answers.append(r.status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [200, 409]  # the second is nacked while the first holds the session
+    assert [s for _, s, _ in push(slow.url, job("u3", "twice"), "m-twice")] == [200]  # its redelivery acks
+    assert slow.metric("inpaint_fill_jobs_total", outcome="in_progress") >= 1
+
+
 def test_a_deadline_is_retried_then_given_up_at_the_last_attempt(stack, slow):
     folder = stack.session("u3", "deadline", labels=LABELS, image=photo(corner_red=250))  # 2.5 s > 1.5 s
     deliveries = push(slow.url, job("u3", "deadline"), "m-deadline")

@@ -25,7 +25,7 @@ import inpaint
 
 from .ops import ServiceError, bind
 from .pubsub import BadEnvelope, FillJob, parse_push
-from .stores import BlobNotFound, BlobTooLarge, now_iso, session_key
+from .stores import BlobNotFound, BlobTooLarge, InvalidId, now_iso, session_key
 
 log = logging.getLogger("inpaint_service.fill")
 router = APIRouter()
@@ -61,6 +61,8 @@ def _fill(service, job: FillJob, prompt: str, cancel: inpaint.CancelToken):
         raise InputFailure(404, str(e)) from None
     except BlobTooLarge as e:
         raise InputFailure(413, str(e)) from None
+    except InvalidId as e:  # e.g. a link in the blob root that points out of it
+        raise InputFailure(400, str(e)) from None
     read_ms = (time.perf_counter() - start) * 1000.0
     try:
         result = inpaint.run(service.engines.fill_model, image, mask, prompt=prompt, cancel=cancel,
