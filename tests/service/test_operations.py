@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from conftest import photo
-from harness import envelope, job, now_rfc3339, push
+from harness import ServiceProcess, envelope, job, now_rfc3339, push
 
 LABELS = {"surface": "grass", "confidence": 0.9}
 
@@ -152,6 +152,19 @@ def test_a_model_that_fails_to_load_is_reported_not_retried(stack):
     ready = httpx.get(broken.url + "/readyz")
     assert ready.status_code == 503 and "patch" in ready.json()["error"]
     broken.stop()
+
+
+def test_the_model_variant_comes_from_the_variants_file(stack, tmp_path):
+    variants = tmp_path / "variants.json"
+    variants.write_text(json.dumps({"quick": "telea:radius=3", "exemplar": "patchmatch"}))
+    service = stack.service("variant", SERVICE_ROUTES="fill", MODEL_VARIANT="quick", INPAINT_MODEL_VARIANTS=str(variants))
+    assert httpx.get(service.url + "/readyz").json()["engines"]["fill"]["spec"] == "telea:radius=3"
+    service.stop()
+    wrong = ServiceProcess("wrong-variant", stack.env(MODEL_VARIANT="nope", INPAINT_MODEL_VARIANTS=str(variants)),
+                           stack.tmp)
+    with pytest.raises(RuntimeError, match=r"exited \(2\)"):
+        wrong.start()
+    assert "MODEL_VARIANT='nope' is not in" in wrong.log() and "known: exemplar, quick" in wrong.log()
 
 
 def test_sigterm_finishes_the_job_in_flight_then_exits(stack, slow):
