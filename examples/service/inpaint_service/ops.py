@@ -6,6 +6,7 @@ import contextvars
 import json
 import logging
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Optional
@@ -85,7 +86,8 @@ class JobPool:
         self.name = name
         self.limit = concurrency + queue
         self.admitted = 0
-        self.running = 0
+        self.running = 0  # changed by the pool's threads, under _lock
+        self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix=f"{name}-job")
         self._metrics = metrics
         self._idle = asyncio.Event()
@@ -111,17 +113,21 @@ class JobPool:
         context = contextvars.copy_context()  # the job's log lines carry the request's ids
 
         def job():
-            self.running += 1
-            self._publish()
+            self._count_running(1)
             try:
                 return context.run(fn, *args)
             finally:
-                self.running -= 1
+                self._count_running(-1)
 
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, job)
         finally:
             ticket.release()
+
+    def _count_running(self, change: int) -> None:
+        with self._lock:
+            self.running += change
+            self._publish()
 
     def _release(self) -> None:
         self.admitted -= 1

@@ -61,13 +61,9 @@ def _encode(service, rgb: np.ndarray, cancel: Optional[inpaint.CancelToken] = No
     return encoding, outcome
 
 
-def _check_image(service, data: bytes):
-    rgb = _decode(service, data)
-    return rgb.shape[1], rgb.shape[0]
-
-
 def _store_image(service, image_id: str, data: bytes):
-    width, height = _check_image(service, data)
+    """Keeps the photo only if it decodes; returns its size."""
+    height, width = _decode(service, data).shape[:2]
     service.blobs.write(_image_blob(image_id), data)
     return width, height
 
