@@ -23,7 +23,7 @@ def photo(height: int = 96, width: int = 128, corner_red: int = 0) -> np.ndarray
     rgb[:] = sam_models.GRASS
     rgb[..., 1] = (rgb[..., 1].astype(int) + ((x * 7 + y * 3) % 11) - 5).astype(np.uint8)
     rgb[height // 3:2 * height // 3, width // 3:2 * width // 3] = sam_models.OBJECT
-    rgb[0, 0, 0] = corner_red
+    rgb[:8, :8, 0] = corner_red  # a block, so that JPEG's chroma subsampling keeps the value
     return np.ascontiguousarray(rgb)
 
 

@@ -40,21 +40,22 @@ class ServiceProcess:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen([sys.executable, "-m", "inpaint_service", "--port", str(self.port)],
                                         env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
-        self.wait("/healthz" if not wait_ready else "/readyz", timeout=60)
+        self.wait("/readyz" if wait_ready else "/healthz", timeout=60, answered=not wait_ready)
         return self
 
-    def wait(self, path: str, timeout: float) -> None:
+    def wait(self, path: str, timeout: float, answered: bool = False) -> None:
+        """Until `path` answers 200 (or answers at all, with `answered`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited ({self.process.returncode}):\n{self.log()}")
             try:
-                if httpx.get(self.url + path, timeout=1).status_code == 200:
+                if httpx.get(self.url + path, timeout=1).status_code == 200 or answered:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError(f"{self.name}: {path} not 200 within {timeout} s:\n{self.log()}")
+        raise RuntimeError(f"{self.name}: {path} did not answer within {timeout} s:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.process is None:

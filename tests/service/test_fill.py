@@ -144,6 +144,18 @@ def test_an_oversized_blob_is_a_413(stack, main_service):
     _bad_input(stack, main_service, "bigblob", 413, original_jpg=big)
 
 
+def test_a_link_out_of_the_blob_root_is_refused(stack, main_service, tmp_path):
+    outside = tmp_path / "secret.jpg"
+    outside.write_bytes(inpaint.encode(photo(), "jpeg"))
+    folder = stack.session("u2", "link", labels={"surface": "grass", "confidence": 0.9})
+    (stack.blobs / folder / "original.jpg").unlink()
+    (stack.blobs / folder / "original.jpg").symlink_to(outside)
+    deliveries = push(main_service.url, job("u2", "link"), "m-link")
+    assert [(a, s) for a, s, _ in deliveries] == [(1, 400), (2, 200)]
+    assert "leaves the blob root" in deliveries[0][2]["error"]
+    assert not (stack.blobs / folder / "edited.jpg").exists()
+
+
 def test_an_unknown_session_is_a_404(main_service):
     r = httpx.post(main_service.url + "/inpaint", json=envelope(job("nobody", "nothing"), "m", now_rfc3339()))
     assert r.status_code == 404 and "does not exist" in r.json()["error"]

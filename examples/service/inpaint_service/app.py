@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import background, fill, segmentation
 from .config import Settings, from_environment
 from .engines import Engines
-from .ops import JobPool, Metrics, ServiceError, body_limits, configure_logging, log_ids, request_id
+from .ops import BodyLimits, BodyTooLarge, JobPool, Metrics, ServiceError, configure_logging, log_ids, request_id
 from .stores import DirBlobStore, Documents, InvalidId, StoreUnavailable, open_documents
 
 log = logging.getLogger("inpaint_service")
@@ -66,7 +66,7 @@ class RequestMiddleware:
         self.app = app
         self.service = service
         self.routes = routes  # endpoint -> route template, filled when the app is built
-        self.limit = body_limits(service.settings.max_body_bytes, service.settings.body_timeout_s)
+        self.limits = BodyLimits(service.settings.max_body_bytes, service.settings.body_timeout_s)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -86,12 +86,12 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            limited = self.limit(scope, receive)
-        except ServiceError as e:  # the Content-Length alone is over the limit: refused unread
-            response = _error(e.status, e.message, e.headers)
-            await response(scope, receive, send_with_id)
-        else:
-            await self.app(scope, limited, send_with_id)
+            if self.limits.declared_too_large(scope):  # refused on the Content-Length alone
+                await self.limits.drain(receive)
+                e = BodyTooLarge(self.limits.max_bytes)
+                await _error(e.status, e.message, e.headers)(scope, receive, send_with_id)
+            else:
+                await self.app(scope, self.limits.wrap(receive), send_with_id)
         finally:
             route = self.routes.get(scope.get("endpoint"), "unmatched")
             seconds = time.perf_counter() - start

@@ -35,9 +35,9 @@ def _cutout(service, data: bytes, effects: str, params: Dict[str, str], fmt: str
         raise ServiceError(413, str(e)) from None
     except (inpaint.DecodeError, inpaint.InvalidArgumentError, inpaint.ParseError) as e:
         raise ServiceError(422, str(e)) from None
-    except inpaint.CancelledError:
-        raise ServiceError(504, "the request ran past its deadline") from None
-    except (inpaint.WaitTimeoutError, inpaint.UnavailableError) as e:
+    except inpaint.WaitTimeoutError as e:
+        raise ServiceError(504, f"the request ran past its deadline: {e}") from None
+    except (inpaint.CancelledError, inpaint.UnavailableError) as e:
         raise ServiceError(503, str(e)) from None
 
 

@@ -25,7 +25,7 @@ import inpaint
 
 from .ops import ServiceError, bind
 from .pubsub import BadEnvelope, FillJob, parse_push
-from .stores import BlobNotFound, BlobTooLarge, now_iso, session_key
+from .stores import BlobNotFound, BlobTooLarge, InvalidId, now_iso, session_key
 
 log = logging.getLogger("inpaint_service.fill")
 router = APIRouter()
@@ -61,6 +61,8 @@ def _fill(service, job: FillJob, prompt: str, cancel: inpaint.CancelToken):
         raise InputFailure(404, str(e)) from None
     except BlobTooLarge as e:
         raise InputFailure(413, str(e)) from None
+    except InvalidId as e:  # e.g. a link in the blob root that points out of it
+        raise InputFailure(400, str(e)) from None
     read_ms = (time.perf_counter() - start) * 1000.0
     try:
         result = inpaint.run(service.engines.fill_model, image, mask, prompt=prompt, cancel=cancel,
@@ -70,9 +72,9 @@ def _fill(service, job: FillJob, prompt: str, cancel: inpaint.CancelToken):
         raise InputFailure(413, str(e)) from None
     except (inpaint.DecodeError, inpaint.InvalidArgumentError) as e:
         raise InputFailure(422, str(e)) from None
-    except inpaint.CancelledError:
-        raise TransientFailure(504, f"the fill ran past its deadline of {settings.fill_deadline_s:g} s") from None
-    except (inpaint.WaitTimeoutError, inpaint.UnavailableError) as e:
+    except inpaint.WaitTimeoutError as e:  # the run's deadline, or the model's concurrency wait
+        raise TransientFailure(504, f"the fill ran past its deadline of {settings.fill_deadline_s:g} s: {e}") from None
+    except (inpaint.CancelledError, inpaint.UnavailableError) as e:
         raise TransientFailure(503, str(e)) from None
     start = time.perf_counter()
     edited = f"{job.folder}/edited.jpg"

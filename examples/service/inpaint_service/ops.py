@@ -6,6 +6,7 @@ import contextvars
 import json
 import logging
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Optional
@@ -85,7 +86,8 @@ class JobPool:
         self.name = name
         self.limit = concurrency + queue
         self.admitted = 0
-        self.running = 0
+        self.running = 0  # changed by the pool's threads, under _lock
+        self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix=f"{name}-job")
         self._metrics = metrics
         self._idle = asyncio.Event()
@@ -111,17 +113,21 @@ class JobPool:
         context = contextvars.copy_context()  # the job's log lines carry the request's ids
 
         def job():
-            self.running += 1
-            self._publish()
+            self._count_running(1)
             try:
                 return context.run(fn, *args)
             finally:
-                self.running -= 1
+                self._count_running(-1)
 
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, job)
         finally:
             ticket.release()
+
+    def _count_running(self, change: int) -> None:
+        with self._lock:
+            self.running += change
+            self._publish()
 
     def _release(self) -> None:
         self.admitted -= 1
@@ -152,39 +158,65 @@ class Ticket:
 
 class BodyTooLarge(ServiceError):
     def __init__(self, limit: int):
-        super().__init__(413, f"request body is over the limit of {limit} bytes")
+        # The rest of the body stays unread: the connection cannot carry another request.
+        super().__init__(413, f"request body is over the limit of {limit} bytes", headers={"Connection": "close"})
 
 
 class BodyTimeout(ServiceError):
     def __init__(self, seconds: float):
-        super().__init__(408, f"request body did not arrive within {seconds:g} s")
+        super().__init__(408, f"request body did not arrive within {seconds:g} s", headers={"Connection": "close"})
 
 
-def body_limits(max_bytes: int, timeout_s: float):
-    """A receive() wrapper for one request: the body is refused past max_bytes (also when the
-    Content-Length says so up front) and when a chunk does not arrive within timeout_s."""
+class BodyLimits:
+    """Request bodies are refused past max_bytes (413), also when the Content-Length says so up
+    front, and when a chunk does not arrive within timeout_s (408). Before a 413 the rest of the
+    body is read and dropped, up to drain_bytes more, so that the client, still sending, reads
+    the answer instead of a reset connection; memory stays flat either way."""
 
-    def wrap(scope, receive):
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            raise BodyTooLarge(max_bytes)
+    def __init__(self, max_bytes: int, timeout_s: float, drain_bytes: int = 64 * 1024 * 1024):
+        self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+        self.drain_bytes = drain_bytes
+
+    def declared_too_large(self, scope) -> bool:
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        return declared.isdigit() and int(declared) > self.max_bytes
+
+    async def _next(self, receive):
+        try:
+            return await asyncio.wait_for(receive(), self.timeout_s)
+        except asyncio.TimeoutError:
+            raise BodyTimeout(self.timeout_s) from None
+
+    async def drain(self, receive) -> None:
+        dropped = 0
+        while dropped <= self.drain_bytes:
+            try:
+                message = await self._next(receive)
+            except BodyTimeout:
+                return
+            if message.get("type") != "http.request":
+                return
+            dropped += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    def wrap(self, receive):
+        """receive() for the app, with the limits applied."""
         received = 0
 
         async def limited():
             nonlocal received
-            try:
-                message = await asyncio.wait_for(receive(), timeout_s)
-            except asyncio.TimeoutError:
-                raise BodyTimeout(timeout_s) from None
+            message = await self._next(receive)
             if message.get("type") == "http.request":
                 received += len(message.get("body", b""))
-                if received > max_bytes:
-                    raise BodyTooLarge(max_bytes)
+                if received > self.max_bytes:
+                    if message.get("more_body", False):
+                        await self.drain(receive)
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         return limited
-
-    return wrap
 
 
 # --- metrics -----------------------------------------------------------------------------------

@@ -61,13 +61,9 @@ def _encode(service, rgb: np.ndarray, cancel: Optional[inpaint.CancelToken] = No
     return encoding, outcome
 
 
-def _check_image(service, data: bytes):
-    rgb = _decode(service, data)
-    return rgb.shape[1], rgb.shape[0]
-
-
 def _store_image(service, image_id: str, data: bytes):
-    width, height = _check_image(service, data)
+    """Keeps the photo only if it decodes; returns its size."""
+    height, width = _decode(service, data).shape[:2]
     service.blobs.write(_image_blob(image_id), data)
     return width, height
 
@@ -321,9 +317,9 @@ def _segment_errors(fn):
             return fn(*args)
         except inpaint.InvalidArgumentError as e:
             raise ServiceError(400, str(e)) from None
-        except inpaint.CancelledError:
-            raise ServiceError(504, "the request ran past its deadline") from None
-        except (inpaint.WaitTimeoutError, inpaint.UnavailableError) as e:
+        except inpaint.WaitTimeoutError as e:
+            raise ServiceError(504, f"the request ran past its deadline: {e}") from None
+        except (inpaint.CancelledError, inpaint.UnavailableError) as e:
             raise ServiceError(503, str(e)) from None
 
     return wrapped
