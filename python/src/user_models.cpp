@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <variant>
 
 #include "convert.hpp"
@@ -129,9 +130,16 @@ class PythonModel final : public InpaintModel {
         array.shape(2) != 3)
       throw fail("an array of shape " + shape);
     Image out = Image::uninitialized(request.image.width, request.image.height, 3);
-    auto pixels = array.unchecked<std::uint8_t, 3>();  // any strides
+    const std::size_t row_bytes = std::size_t(out.width()) * 3;
+    if (array.strides(2) == 1 && array.strides(1) == 3) {  // packed rows (the usual answer): a copy per row
+      const auto* base = static_cast<const std::uint8_t*>(array.data());
+      for (int y = 0; y < out.height(); ++y)
+        std::memcpy(out.data() + y * row_bytes, base + y * array.strides(0), row_bytes);
+      return out;
+    }
+    auto pixels = array.unchecked<std::uint8_t, 3>();  // any other strides
     for (int y = 0; y < out.height(); ++y) {
-      std::uint8_t* row = out.data() + std::size_t(y) * out.width() * 3;
+      std::uint8_t* row = out.data() + y * row_bytes;
       for (int x = 0; x < out.width(); ++x)
         for (int c = 0; c < 3; ++c) row[x * 3 + c] = pixels(y, x, c);
     }

@@ -61,6 +61,27 @@ def test_a_python_model_fills_through_the_pipeline():
     assert np.array_equal(out[mask == 0], image[mask == 0])
 
 
+@pytest.mark.parametrize("layout", ["packed", "rows of a larger array", "flipped", "fortran order"])
+def test_any_memory_layout_of_the_answer_is_read_exactly(layout):
+    image, mask = photo(), hole()
+    expected = (255 - image).copy()
+    answers = {
+        "packed": lambda: expected.copy(),
+        "rows of a larger array": lambda: np.pad(expected, ((0, 3), (0, 5), (0, 0)))[:64, :80],
+        "flipped": lambda: np.ascontiguousarray(expected[:, ::-1])[:, ::-1],
+        "fortran order": lambda: np.asfortranarray(expected),
+    }
+    name = unique("layout")
+
+    class Answer:
+        def inpaint(self, image, mask, prompt):
+            return answers[layout]()
+
+    inpaint.register_model(name, Answer)
+    out = inpaint.fill(inpaint.Model(name), image, mask, clean=False, feather_px=0).image
+    assert np.array_equal(out[mask == 255], expected[mask == 255])
+
+
 def test_the_gil_is_released_around_the_library_work():
     # The model's call runs on a library thread, not the caller's, and another Python thread
     # keeps running while fill works (the GIL is taken only around the model's call).
