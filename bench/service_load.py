@@ -32,8 +32,9 @@ throughput ratio tends to the inverse ratio of these, whatever the one-job laten
 get FILL_CONCURRENCY=--fill-concurrency; the reference service runs with its default logging.
 
 On the 2-vCPU VM the full run takes over an hour: fill512 and its plain loop about 14 minutes
-each (patchmatch, about 2.4 jobs a second), infer about 30 minutes (the default segmenter,
-GrabCut, about 1 call a second), the soak its M minutes, fill12mp under 10 minutes.
+each (patchmatch, about 2.4 jobs a second), infer a few minutes with the tiny SAM-contract
+modules (about 30 with --segmenter grabcut, about 1 call a second), the soak its M minutes,
+fill12mp under 10 minutes.
 
 Usage (from the repository root, after scripts/test.sh built build/python):
   nice /usr/bin/python3 bench/service_load.py --fill 2000 --infer 2000 --big 400 \\
@@ -57,6 +58,7 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import cv2
 import httpx
@@ -619,6 +621,10 @@ def main():
     p.add_argument("--module-path", default=os.path.join(REPO, "build", "python"), help="where `import inpaint` is")
     p.add_argument("--service-env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra environment of the reference service (repeatable), e.g. LOG_LEVEL=WARNING")
+    p.add_argument("--segmenter", default="sam-tiny",
+                   help="SEGMENTER_SPEC of the reference service; sam-tiny (default): the SAM-contract test "
+                        "modules of tests/python/sam_models.py (pooling encoder, disc decoder), so that infer "
+                        "measures the service around a cached encoding and a cheap decoder; or any spec, e.g. grabcut")
     p.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for /readyz")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, /metrics snapshots)")
     args = p.parse_args()
@@ -651,6 +657,12 @@ def main():
         "started": rfc3339_now(),
     }
     log(f"workdir {workdir}")
+    if args.segmenter == "sam-tiny":
+        sys.path.insert(0, os.path.join(REPO, "tests", "python"))
+        import sam_models  # noqa: E402 - python3-torch builds the modules
+
+        args.segmenter = sam_models.spec(sam_models.save(Path(workdir) / "sam"))
+    args.service_env.setdefault("SEGMENTER_SPEC", args.segmenter)
     sampler = RssSampler()
     redis_server = RedisServer(workdir)
     try:
