@@ -10,7 +10,7 @@ while the labels are not there yet), read the photo and the mask, decode the pho
 dilate), crop the hole's box plus a margin, run the model on the crop, composite it back with a
 blurred mask in numpy, encode the result (JPEG q90) and a preview (long side 1024, JPEG q85) with
 PIL, write both next to the original and mark the session completed. The stages follow
-/work/shared/tools/py_worker_baseline.py.
+../shared/tools/py_worker_baseline.py (beside the repository).
 
 Environment: SESSION_STORE (redis://host:port/db), BLOB_ROOT, FILL_CONCURRENCY (jobs run at
 once, default 2; the rest wait, as behind Cloud Run's concurrency setting), MODEL_VARIANT

@@ -616,7 +616,8 @@ def main():
     p.add_argument("--infer-images", type=int, default=4, help="images uploaded for the infer phase (default 4)")
     p.add_argument("--warmup-fraction", type=float, default=0.2, help="RSS samples left out of each slope (default 0.2)")
     p.add_argument("--phases", default="fill512,infer,soak,fill12mp", help="phases to run (comma-separated)")
-    p.add_argument("--data", default="/work/shared/data/inpaint-dev", help="the dev photos and their masks")
+    p.add_argument("--data", default=os.path.join(os.path.dirname(REPO), "shared", "data", "inpaint-dev"),
+                   help="the dev photos and their masks (default ../shared/data/inpaint-dev)")
     p.add_argument("--service-dir", default=os.path.join(REPO, "examples", "service"))
     p.add_argument("--module-path", default=os.path.join(REPO, "build", "python"), help="where `import inpaint` is")
     p.add_argument("--service-env", action="append", default=[], metavar="KEY=VALUE",

@@ -158,7 +158,7 @@ class Ticket:
 
 class BodyTooLarge(ServiceError):
     def __init__(self, limit: int):
-        # The rest of the body stays unread: the connection cannot carry another request.
+        # Past what is drained the body stays unread: the connection cannot carry another request.
         super().__init__(413, f"request body is over the limit of {limit} bytes", headers={"Connection": "close"})
 
 
