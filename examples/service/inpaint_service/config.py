@@ -13,30 +13,25 @@ class ConfigError(ValueError):
     """A setting that is missing or malformed: the process refuses to start."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _number(env: Mapping[str, str], name: str, default, low, high, kind=int):
     text = env.get(name, "")
     if not text:
         return default
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise ConfigError(f"{name}={text!r} is not an integer") from None
+        raise ConfigError(f"{name}={text!r} is not {'an integer' if kind is int else 'a number'}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} is outside [{low}, {high}]")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    return _number(env, name, default, low, high, int)
 
 
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    text = env.get(name, "")
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not a number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is outside [{low}, {high}]")
-    return value
+    return _number(env, name, default, low, high, float)
 
 
 def _fill_spec(env: Mapping[str, str]) -> str:
