@@ -12,7 +12,7 @@ import redis
 
 import inpaint
 
-from harness import ROOT, RedisServer, ServiceProcess  # noqa: F401  (harness sets sys.path)
+from harness import RedisServer, ServiceProcess  # harness puts examples/service and tests/python on sys.path
 import sam_models
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ sys.path.insert(0, str(ROOT / "examples" / "service"))
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 
 from inpaint_service.pubsub import envelope  # noqa: E402
-from redis_server import RedisServer, free_port  # noqa: E402,F401
+from redis_server import RedisServer, free_port  # noqa: E402,F401  (re-exported for conftest)
 
 
 class ServiceProcess:

@@ -1,6 +1,5 @@
 """The fill worker over HTTP, fed by a simulated Pub/Sub push subscription."""
 import json
-import time
 
 import httpx
 import numpy as np

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 
 import inpaint
 
-from .ops import ServiceError
+from .ops import ServiceError, http_errors
 
 router = APIRouter()
 
@@ -26,19 +26,10 @@ _MEDIA = {"png": "image/png", "jpeg": "image/jpeg"}
 
 
 def _cutout(service, data: bytes, effects: str, params: Dict[str, str], fmt: str, cancel: inpaint.CancelToken):
-    try:
-        return inpaint.remove_background(
-            service.engines.matter, data, effects=effects, params=params, format=fmt,
-            store=service.engines.store, cache=service.engines.result_cache,
-            max_pixels=service.settings.max_pixels, threads=service.effect_threads, cancel=cancel)
-    except inpaint.TooLargeError as e:
-        raise ServiceError(413, str(e)) from None
-    except (inpaint.DecodeError, inpaint.InvalidArgumentError, inpaint.ParseError) as e:
-        raise ServiceError(422, str(e)) from None
-    except inpaint.WaitTimeoutError as e:
-        raise ServiceError(504, f"the request ran past its deadline: {e}") from None
-    except (inpaint.CancelledError, inpaint.UnavailableError) as e:
-        raise ServiceError(503, str(e)) from None
+    return inpaint.remove_background(
+        service.engines.matter, data, effects=effects, params=params, format=fmt,
+        store=service.engines.store, cache=service.engines.result_cache,
+        max_pixels=service.settings.max_pixels, threads=service.effect_threads, cancel=cancel)
 
 
 @router.post("/remove-background")
@@ -63,7 +54,7 @@ async def remove_background(request: Request) -> Response:
     if not data:
         raise ServiceError(400, "the request body is empty: send the photo's bytes")
     cancel = inpaint.CancelToken(timeout=service.settings.background_deadline_s)
-    result = await service.pools.background.run(_cutout, service, data, effects, params, fmt, cancel)
+    result = await service.pools.background.run(http_errors(_cutout), service, data, effects, params, fmt, cancel)
     service.metrics.stages("background", result.timings)
     headers = {
         "X-Cache": "hit" if result.outputs_from_cache else "miss",

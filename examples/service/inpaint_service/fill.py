@@ -11,7 +11,6 @@ pending until the give-up attempt, where the session fails and the delivery acks
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -23,7 +22,7 @@ from fastapi import APIRouter, Request
 
 import inpaint
 
-from .ops import ServiceError, bind
+from .ops import ServiceError, bind, library_error, read_json
 from .pubsub import BadEnvelope, FillJob, parse_push
 from .stores import BlobNotFound, BlobTooLarge, InvalidId, now_iso, session_key
 
@@ -32,14 +31,6 @@ router = APIRouter()
 
 _TERMINAL = ("completed", "failed")
 _OWNER = f"{socket.gethostname()}:{os.getpid()}"
-
-
-async def read_json(request: Request) -> Any:
-    body = await request.body()
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise ServiceError(400, "the request body is not JSON") from None
 
 
 class InputFailure(ServiceError):
@@ -68,14 +59,12 @@ def _fill(service, job: FillJob, prompt: str, cancel: inpaint.CancelToken):
         result = inpaint.run(service.engines.fill_model, image, mask, prompt=prompt, cancel=cancel,
                              format="jpeg", quality=settings.jpeg_quality,
                              preview_long_side=settings.preview_long_side, max_pixels=settings.max_pixels)
-    except inpaint.TooLargeError as e:
-        raise InputFailure(413, str(e)) from None
-    except (inpaint.DecodeError, inpaint.InvalidArgumentError) as e:
-        raise InputFailure(422, str(e)) from None
-    except inpaint.WaitTimeoutError as e:  # the run's deadline, or the model's concurrency wait
-        raise TransientFailure(504, f"the fill ran past its deadline of {settings.fill_deadline_s:g} s: {e}") from None
-    except (inpaint.CancelledError, inpaint.UnavailableError) as e:
-        raise TransientFailure(503, str(e)) from None
+    except inpaint.Error as e:
+        answer = library_error(e)
+        if answer is None:
+            raise
+        kind = InputFailure if answer.status < 500 else TransientFailure
+        raise kind(answer.status, f"the fill {answer.message}" if answer.status == 504 else answer.message) from None
     start = time.perf_counter()
     edited = f"{job.folder}/edited.jpg"
     preview = f"{job.folder}/preview.jpg" if result.preview is not None else ""

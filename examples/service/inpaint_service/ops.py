@@ -14,6 +14,8 @@ from typing import Any, Callable, Dict, Optional
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+import inpaint
+
 
 class ServiceError(Exception):
     """An answer other than success: HTTP status, a message for the JSON body, extra JSON fields."""
@@ -27,6 +29,43 @@ class ServiceError(Exception):
 
     def body(self) -> Dict[str, Any]:
         return {"error": self.message, "status": self.status, **self.extra}
+
+
+async def read_json(request) -> Any:
+    body = await request.body()
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ServiceError(400, "the request body is not JSON") from None
+
+
+def library_error(e: Exception, invalid_status: int = 422) -> Optional[ServiceError]:
+    """The HTTP answer a libinpaint error deserves (None for anything else): bad input is a 4xx,
+    a deadline 504, cancellation or an unavailable resource 503."""
+    if isinstance(e, inpaint.TooLargeError):
+        return ServiceError(413, str(e))
+    if isinstance(e, (inpaint.DecodeError, inpaint.InvalidArgumentError, inpaint.ParseError)):
+        return ServiceError(invalid_status, str(e))
+    if isinstance(e, inpaint.WaitTimeoutError):  # the run's deadline, or a model's concurrency wait
+        return ServiceError(504, f"ran past its deadline: {e}")
+    if isinstance(e, (inpaint.CancelledError, inpaint.UnavailableError)):
+        return ServiceError(503, str(e))
+    return None
+
+
+def http_errors(fn: Callable[..., Any], invalid_status: int = 422) -> Callable[..., Any]:
+    """fn with libinpaint's errors raised as their HTTP answers."""
+
+    def wrapped(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except inpaint.Error as e:
+            answer = library_error(e, invalid_status)
+            if answer is None:
+                raise
+            raise answer from None
+
+    return wrapped
 
 
 # --- logs: one JSON object per line, with the ids of the request being served ---------------------

@@ -28,8 +28,7 @@ from fastapi import APIRouter, Request, Response
 
 import inpaint
 
-from .fill import read_json
-from .ops import ServiceError, bind
+from .ops import ServiceError, bind, http_errors, read_json
 from .stores import BlobNotFound, BlobTooLarge, blob_path, check_id, image_key, now_iso, session_dir, session_key
 
 log = logging.getLogger("inpaint_service.segmentation")
@@ -309,22 +308,6 @@ def _infer(service, image_id: str, doc: Dict[str, Any], query: Dict[str, Any], c
     return masks, timings, source
 
 
-def _segment_errors(fn):
-    """Library errors of a segmenter call as HTTP answers."""
-
-    def wrapped(*args):
-        try:
-            return fn(*args)
-        except inpaint.InvalidArgumentError as e:
-            raise ServiceError(400, str(e)) from None
-        except inpaint.WaitTimeoutError as e:
-            raise ServiceError(504, f"the request ran past its deadline: {e}") from None
-        except (inpaint.CancelledError, inpaint.UnavailableError) as e:
-            raise ServiceError(503, str(e)) from None
-
-    return wrapped
-
-
 @router.post("/images/{image_id}/infer")
 async def infer(image_id: str, request: Request) -> Dict[str, Any]:
     service = request.app.state.service
@@ -335,7 +318,7 @@ async def infer(image_id: str, request: Request) -> Dict[str, Any]:
         raise ServiceError(409, f"image {image_id} is not encoded (status {doc.get('encoding_status', '')!r})",
                            encoding_status=doc.get("encoding_status", ""))
     cancel = inpaint.CancelToken(timeout=service.settings.segment_deadline_s)
-    masks, timings, source = await service.pools.segment.run(_segment_errors(_infer), service, image_id, doc, query,
+    masks, timings, source = await service.pools.segment.run(http_errors(_infer, 400), service, image_id, doc, query,
                                                              cancel)
     service.metrics.stages("infer", timings)
     return {"masks": masks, "timings": {k: round(v, 3) for k, v in timings.items()}, "encoding": source}
@@ -385,7 +368,7 @@ async def label_session(user_id: str, session_id: str, request: Request) -> Dict
         raise ServiceError(404, f"session {user_id}/{session_id} does not exist")
     _ready(service)
     cancel = inpaint.CancelToken(timeout=service.settings.segment_deadline_s)
-    labelling = await service.pools.segment.run(_segment_errors(_label), service, image_path, mask_path, cancel)
+    labelling = await service.pools.segment.run(http_errors(_label, 400), service, image_path, mask_path, cancel)
     await service.documents.update(key, {"sceneLabels": labelling["labels"]})
     log.info("labelled", extra={"fields": {"surface": labelling["labels"].get("surface", "")}})
     return {"sceneLabels": labelling["labels"], "coverage": labelling["coverage"]}
