@@ -1,5 +1,5 @@
 """Readiness, backpressure, deadlines, give-up, body limits and graceful shutdown, on a service
-whose Python model (slow_model.py) takes 2 s to load and red(0, 0) / 100 s per fill."""
+whose Python model (slow_model.py) takes 2 s to load and red(0, 0) / 50 s per fill."""
 import json
 import signal
 import socket
@@ -18,7 +18,7 @@ LABELS = {"surface": "grass", "confidence": 0.9}
 @pytest.fixture(scope="module")
 def slow_starting(stack):
     return stack.service("slow", wait_ready=False, SERVICE_ROUTES="fill", SERVICE_MODEL_MODULES="slow_model",
-                         MODEL_SPEC="slow:load_s=2", FILL_CONCURRENCY="1", FILL_QUEUE="1", FILL_DEADLINE_S="1.5",
+                         MODEL_SPEC="slow:load_s=2", FILL_CONCURRENCY="1", FILL_QUEUE="1", FILL_DEADLINE_S="3",
                          LABEL_WAIT_MAX_ATTEMPT="1", GIVE_UP_ATTEMPT="2")
 
 
@@ -53,7 +53,7 @@ def test_give_up_when_labels_never_come_by_the_last_attempt(stack, slow):
 
 def test_a_full_pool_answers_429_at_once_instead_of_queueing(stack, slow):
     for i in range(4):
-        stack.session("u3", f"busy{i}", labels=LABELS, image=photo(corner_red=60))
+        stack.session("u3", f"busy{i}", labels=LABELS, image=photo(corner_red=40))  # 0.8 s; the waiting one ends by 1.6 s
     rejected = slow.metric("inpaint_jobs_rejected_total", pool="fill")
     statuses = [None] * 4
 
@@ -76,7 +76,7 @@ def test_a_full_pool_answers_429_at_once_instead_of_queueing(stack, slow):
 
 
 def test_two_deliveries_at_once_compute_once(stack, slow):
-    stack.session("u3", "twice", labels=LABELS, image=photo(corner_red=80))
+    stack.session("u3", "twice", labels=LABELS, image=photo(corner_red=40))
     answers = []
 
     def deliver():
@@ -94,7 +94,7 @@ def test_two_deliveries_at_once_compute_once(stack, slow):
 
 
 def test_a_deadline_is_retried_then_given_up_at_the_last_attempt(stack, slow):
-    folder = stack.session("u3", "deadline", labels=LABELS, image=photo(corner_red=250))  # 2.5 s > 1.5 s
+    folder = stack.session("u3", "deadline", labels=LABELS, image=photo(corner_red=200))  # 4 s > 3 s
     deliveries = push(slow.url, job("u3", "deadline"), "m-deadline")
     assert [(a, s) for a, s, _ in deliveries] == [(1, 504), (2, 200)], deliveries
     assert "deadline" in deliveries[0][2]["error"] and deliveries[1][2]["status"] == "failed"
@@ -168,7 +168,7 @@ def test_the_model_variant_comes_from_the_variants_file(stack, tmp_path):
 
 
 def test_sigterm_finishes_the_job_in_flight_then_exits(stack, slow):
-    stack.session("u3", "drain", labels=LABELS, image=photo(corner_red=120))  # 1.2 s
+    stack.session("u3", "drain", labels=LABELS, image=photo(corner_red=60))  # 1.2 s
     result = {}
 
     def deliver():
