@@ -132,8 +132,17 @@ def test_bad_uploads_and_ids_are_4xx_and_store_nothing(stack, main_service):
     assert httpx.post(f"{url}/images/img-valid/infer", content=b"{").status_code == 400
 
 
-def test_encode_again_after_every_tier_lost_it(stack, main_service, peer_service):
+def test_an_encoding_every_tier_lost_is_encoded_again_from_the_blob(stack, main_service, peer_service):
     upload(main_service, "img-lost", photo(64, 80))
-    r = httpx.post(f"{main_service.url}/images/img-lost/encode")
+    # The peer never read it, so its memory tier is empty; empty the shared tiers too.
+    for file in (stack.tmp / "encodings").glob("*.safetensors"):
+        file.unlink()
+    stack.cache.cli("FLUSHALL")
+    runs = encoder_runs(main_service, peer_service)
+    body = infer(peer_service, "img-lost", points=[[40, 32]])
+    assert body["encoding"] == "encoded" and body["masks"]
+    assert encoder_runs(main_service, peer_service) == runs + 1
+    assert infer(peer_service, "img-lost", points=[[40, 32]])["encoding"] == "store"  # kept again
+    r = httpx.post(f"{main_service.url}/images/img-lost/encode")  # the main process still holds it
     assert r.status_code == 200 and r.json()["status"] == "completed"
     assert httpx.get(f"{main_service.url}/images/nobody").status_code == 404
