@@ -167,6 +167,20 @@ def test_the_model_variant_comes_from_the_variants_file(stack, tmp_path):
     assert "MODEL_VARIANT='nope' is not in" in wrong.log() and "known: exemplar, quick" in wrong.log()
 
 
+def test_output_settings_and_no_warmup(stack, main_service):
+    tuned = stack.service("tuned", SERVICE_ROUTES="fill", PREVIEW_LONG_SIDE="0", JPEG_QUALITY="40", WARMUP="0")
+    assert httpx.get(tuned.url + "/readyz").json()["engines"]["fill"]["warmup_s"] == 0
+    sizes = {}
+    for name, service in (("tuned", tuned), ("default", main_service)):
+        folder = stack.session("u4", name, labels=LABELS)
+        assert [s for _, s, _ in push(service.url, job("u4", name), f"m-{name}")] == [200]
+        sizes[name] = (stack.blobs / folder / "edited.jpg").stat().st_size
+        assert (stack.blobs / folder / "preview.jpg").exists() == (name == "default")
+        assert stack.read_session("u4", name)["previewImagePath"] == ("" if name == "tuned" else f"{folder}/preview.jpg")
+    assert sizes["tuned"] < sizes["default"]  # JPEG quality 40 against the default 90
+    tuned.stop()
+
+
 def test_sigterm_finishes_the_job_in_flight_then_exits(stack, slow):
     stack.session("u3", "drain", labels=LABELS, image=photo(corner_red=60))  # 1.2 s
     result = {}

@@ -74,13 +74,15 @@ class Engines:
     def _load(self, kind: str, spec: str, make, warm) -> Any:
         start = time.perf_counter()
         engine = make(spec)
-        loaded = time.perf_counter()
+        load_s = time.perf_counter() - start
+        warmup_s = 0.0
         if self.settings.warmup:
+            start = time.perf_counter()
             warm(engine)
-        warmed = time.perf_counter()
-        self.timings[kind] = {"spec": spec, "load_s": loaded - start, "warmup_s": warmed - loaded}
-        self.metrics.model_load_s.labels(kind, spec).set(loaded - start)
-        self.metrics.model_warmup_s.labels(kind, spec).set(warmed - loaded)
+            warmup_s = time.perf_counter() - start
+        self.timings[kind] = {"spec": spec, "load_s": load_s, "warmup_s": warmup_s}
+        self.metrics.model_load_s.labels(kind, spec).set(load_s)
+        self.metrics.model_warmup_s.labels(kind, spec).set(warmup_s)
         return engine
 
     def _warm_fill(self, model: inpaint.Model) -> None:
