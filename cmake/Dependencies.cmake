@@ -13,6 +13,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)  # the Redis encoding store
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)            # SHA-256 of encoding ids
+# Video files (VideoSource): demuxing, decoding and scaling; the tests also encode clips with it.
+pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
 find_path(STB_INCLUDE_DIR stb/stb_image.h PATHS /usr/include REQUIRED)
 
 # The libstdc++ string ABI. std::string crosses between the core and the torch backend, and

@@ -87,6 +87,7 @@ class INPAINT_CXX_API VideoSource {
   virtual std::uint64_t cache_capacity() const = 0;
   // Lowers or raises the cache's capacity, dropping frames at once when it shrinks.
   virtual void set_cache_capacity(std::uint64_t bytes) = 0;
+  virtual std::uint64_t frames_decoded() const = 0;  // frames the decoder has produced so far (cache misses cost)
 };
 
 // ---- the video model

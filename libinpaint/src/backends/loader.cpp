@@ -160,6 +160,11 @@ std::unique_ptr<Segmenter> make_sam_segmenter(const ModelSpec& spec) {
   return with_backend("segmenter 'sam'", [&](const TorchBackendApi& api, double load_ms) { return api.make_sam(spec, load_ms); });
 }
 
+std::unique_ptr<VideoSegmenter> make_sam2video_segmenter(const ModelSpec& spec) {
+  return with_backend("video segmenter 'sam2video'",
+                      [&](const TorchBackendApi& api, double load_ms) { return api.make_sam2video(spec, load_ms); });
+}
+
 cv::Mat clean_binary_tensor(const cv::Mat& binary, const MaskCleanOptions& options, const std::string& device) {
   return with_backend("the tensor mask backend",
                       [&](const TorchBackendApi& api, double) { return api.clean_binary_mask(binary, options, device); });

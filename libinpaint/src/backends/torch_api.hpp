@@ -14,11 +14,12 @@
 #include "inpaint/matte.hpp"
 #include "inpaint/model.hpp"
 #include "inpaint/segment.hpp"
+#include "inpaint/video.hpp"
 
 namespace inpaint::detail {
 
 // Bump whenever TorchBackendApi, or a library type that crosses it, changes layout or meaning.
-constexpr std::uint32_t kTorchBackendApiVersion = 3;
+constexpr std::uint32_t kTorchBackendApiVersion = 4;
 
 #ifdef _GLIBCXX_USE_CXX11_ABI
 constexpr int kCxx11Abi = _GLIBCXX_USE_CXX11_ABI;
@@ -41,6 +42,7 @@ struct TorchBackendApi {
   EffectsResult (*render_effects)(const ImageView& rgb, const ImageView& alpha, const std::vector<Effect>& effects,
                                   const CallParams& params, const std::string& device, const RunControl* control);
   std::unique_ptr<InpaintModel> (*make_flux)(const ModelSpec& spec, double backend_ms);
+  std::unique_ptr<VideoSegmenter> (*make_sam2video)(const ModelSpec& spec, double backend_ms);
 };
 
 // The backend's one exported symbol: extern "C" const TorchBackendApi* inpaint_torch_backend(void).

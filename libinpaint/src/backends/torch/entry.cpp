@@ -17,6 +17,7 @@ extern "C" __attribute__((visibility("default"))) const inpaint::detail::TorchBa
       &inpaint::torch_backend::make_salient,
       &inpaint::torch_backend::render_effects,
       &inpaint::torch_backend::make_flux,
+      &inpaint::torch_backend::make_sam2video,
   };
   return &api;
 }
