@@ -1496,8 +1496,8 @@ INPAINT_API inpaint_status inpaint_propagation_next(inpaint_propagation *stream,
  * Safe from any thread while the stream lives. NULL is fine. */
 INPAINT_API void inpaint_propagation_cancel(inpaint_propagation *stream);
 
-/* The summary so far (final once next gave the end) into *out_summary, whose struct_size the
- * caller has set. */
+/* The propagation's summary into *out_summary, whose struct_size the caller has set: final once
+ * next gave the end (or the error); zeros while the propagation runs. */
 INPAINT_API inpaint_status inpaint_propagation_summary(const inpaint_propagation *stream,
                                                        inpaint_propagate_summary *out_summary);
 

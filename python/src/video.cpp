@@ -414,7 +414,8 @@ void bind_video(py::module_& m) {
            "Stops the propagation from any thread; the iteration then ends (summary.stopped).")
       .def("close", &PyPropagation::close, "Stops the propagation if it runs and waits for its thread.")
       .def_property_readonly("summary", &PyPropagation::summary,
-                             "The PropagateSummary so far; final once the iteration has ended or close() returned.")
+                             "The PropagateSummary: final once the iteration has ended or close() returned; zeros while\n"
+                             "the propagation runs.")
       .def_property_readonly("pending", &PyPropagation::pending, "Frames produced and waiting for the consumer now.")
       .def_property_readonly("finished", &PyPropagation::finished, "The iteration has ended (or close() was called).")
       .def("__enter__", [](py::object self) { return self; })
