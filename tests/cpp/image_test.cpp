@@ -354,3 +354,13 @@ TEST(PngEncode, WidthsAboveAMillionAreWritten) {
   ASSERT_EQ(back.width(), 1040000);
   EXPECT_EQ(0, std::memcmp(back.data(), wide.data(), wide.size_bytes()));
 }
+
+TEST(Image, CopiesOfAnEmptyImageAreEmpty) {
+  Image empty;
+  Image copy(empty);
+  EXPECT_TRUE(copy.empty());
+  Image filled(4, 3, 1);
+  filled = empty;
+  EXPECT_TRUE(filled.empty());
+  EXPECT_EQ(filled.width(), 0);
+}

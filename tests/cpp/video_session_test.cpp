@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
@@ -260,7 +261,9 @@ TEST_F(VideoSessionTest, BadCheckpointsAreRefusedByName) {
   EXPECT_EQ(code_of([&] { model_->resume_session(source, *store, "damaged"); }, &message), ErrorCode::InvalidArgument);
   EXPECT_NE(message.find(removed), std::string::npos) << message;
   // Another model (another id: other weights as far as keys go).
-  auto other = create_video_segmenter(*spec_ + ",id=another-model");
+  ModelSpec other_spec = ModelSpec::parse(*spec_);
+  other_spec.params["id"] = "another-model";
+  auto other = create_video_segmenter(other_spec.str());
   EXPECT_EQ(code_of([&] { other->resume_session(source, *store, id); }, &message), ErrorCode::InvalidArgument);
   EXPECT_NE(message.find("another-model"), std::string::npos) << message;
   // Another clip.
@@ -479,7 +482,12 @@ TEST_F(VideoSessionTest, TheProcessWideLimitQueuesPropagations) {
 
 TEST_F(VideoSessionTest, SpecErrors) {
   EXPECT_EQ(code_of([] { create_video_segmenter("sam2video:encoder=a.pt"); }), ErrorCode::InvalidArgument);
-  EXPECT_EQ(code_of([&] { create_video_segmenter(*spec_ + ",size=250"); }), ErrorCode::InvalidArgument);
+  auto with = [&](const char* key, const char* value) {
+    ModelSpec s = ModelSpec::parse(*spec_);
+    s.params[key] = value;
+    return s.str();
+  };
+  EXPECT_EQ(code_of([&] { create_video_segmenter(with("size", "250")); }), ErrorCode::InvalidArgument);
   EXPECT_EQ(code_of([&] { create_video_segmenter(*spec_ + ",colour=red"); }), ErrorCode::InvalidArgument);
   EXPECT_EQ(code_of([] { create_video_segmenter("sam3video"); }), ErrorCode::UnknownModel);
   auto listed = list_video_segmenters();

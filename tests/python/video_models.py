@@ -38,6 +38,13 @@ Clips (make_clip): coloured discs moving over a static, low-saturation textured 
 directory of frame_<i>.png files. The default clip has one red disc of radius 10 % of the short side
 kept fully inside the frame, moving left to right and a little downwards; exits=True makes it start
 in the middle and leave through the right edge (fully outside over the last frames).
+
+The reference loop (reference_propagate, with preprocess, prompt_tensors, MemoryBank and
+logits_to_mask) does what the library does around the modules; test_video_models.py checks the
+modules through it and bench/video_baseline.py times its non-model steps.
+
+Command line: video_models.py save DIR [--size S] (prints the spec);
+video_models.py clip PATH [--frames N --width W --height H --objects K --exits --fourcc F].
 """
 import argparse
 import math
@@ -136,7 +143,7 @@ class Encoder(torch.nn.Module):
                                + str(image.shape[3]) + " x " + str(image.shape[2]))
         mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
         std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-        rgb = F.adaptive_avg_pool2d((image * std + mean) * 255.0, [256, 256])
+        rgb = (F.adaptive_avg_pool2d(image, [256, 256]) * std + mean) * 255.0  # pooling first: it is linear
         return {"rgb": rgb, "input_size": torch.tensor([float(image.shape[3])])}
 
 
@@ -330,14 +337,15 @@ class Clip:
     lies within its radius of its centre (no anti-aliasing). Later objects are drawn over earlier ones.
     """
 
-    def __init__(self, frames, objects, width, height, fps, path=None):
+    def __init__(self, frames, objects, width, height, fps, path=None, count=0):
         self.frames = frames
+        self.count = count  # frames in the clip (also when they are not kept)
         self.objects = objects
         self.width, self.height, self.fps = width, height, fps
         self.path = path
 
     def __len__(self):
-        return len(self.frames)
+        return self.count
 
     def centre(self, frame, obj=0):
         o = self.objects[obj]
@@ -386,33 +394,38 @@ def _draw(back, clip, frame, rng):
 
 
 def make_clip(target, frames=24, width=320, height=240, fps=25.0, objects=None, fourcc="mp4v", seed=0,
-              exits=False):
+              exits=False, keep=True):
     """Draws a clip and writes it to target: a video file when target ends with .mp4/.avi/.mkv/.mov
     (cv2.VideoWriter with fourcc; frames converted to BGR), else a directory of frame_0.png ...
     frame_<n-1>.png (created). target None: nothing written. objects: [{colour (R,G,B), radius,
-    start (x, y), velocity (dx, dy) px/frame}]; None: default_objects(width, height, frames, exits)."""
+    start (x, y), velocity (dx, dy) px/frame}]; None: default_objects(width, height, frames, exits).
+    keep False: Clip.frames stays empty (a long or large clip is written as it is drawn)."""
     if objects is None:
         objects = default_objects(width, height, frames, exits)
-    clip = Clip([], [dict(o) for o in objects], width, height, fps, target)
+    clip = Clip([], [dict(o) for o in objects], width, height, fps, target, frames)
     back = background(width, height, seed)
     rng = np.random.default_rng(seed + 1)
-    clip.frames = [_draw(back, clip, i, rng) for i in range(frames)]
-    if target is None:
-        return clip
-    target = Path(target)
-    if target.suffix.lower() in VIDEO_SUFFIXES:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*fourcc), float(fps), (width, height))
-        if not writer.isOpened():
-            raise RuntimeError(f"cv2.VideoWriter cannot write {target} with {fourcc}")
-        for image in clip.frames:
+    writer = None
+    if target is not None:
+        target = Path(target)
+        if target.suffix.lower() in VIDEO_SUFFIXES:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*fourcc), float(fps), (width, height))
+            if not writer.isOpened():
+                raise RuntimeError(f"cv2.VideoWriter cannot write {target} with {fourcc}")
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+    for i in range(frames):
+        image = _draw(back, clip, i, rng)
+        if writer is not None:
             writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        writer.release()
-    else:
-        target.mkdir(parents=True, exist_ok=True)
-        for i, image in enumerate(clip.frames):
+        elif target is not None:
             if not cv2.imwrite(str(target / f"frame_{i}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
                 raise RuntimeError(f"cannot write {target / f'frame_{i}.png'}")
+        if keep:
+            clip.frames.append(image)
+    if writer is not None:
+        writer.release()
     return clip
 
 
@@ -445,8 +458,9 @@ STD_T = torch.tensor(STD).view(3, 1, 1)
 def preprocess(frame_rgb, size):
     """RGB uint8 HxWx3 -> normalised f32 [1,3,S,S] (area resize, aspect ignored)."""
     resized = cv2.resize(frame_rgb, (size, size), interpolation=cv2.INTER_AREA)
-    x = torch.from_numpy(resized).permute(2, 0, 1).to(torch.float32).div_(255.0)
-    return ((x - MEAN_T) / STD_T).unsqueeze(0).contiguous()
+    # planar first: normalising the permuted (channel-last) view in place is 3x slower
+    x = torch.from_numpy(resized).permute(2, 0, 1).contiguous().to(torch.float32).div_(255.0)
+    return x.sub_(MEAN_T).div_(STD_T).unsqueeze(0)
 
 
 def prompt_tensors(width, height, size, points=(), box=None):
@@ -573,7 +587,7 @@ def main(argv=None):
         return 0
     objects = lane_objects(args.objects, args.width, args.height, args.frames) if args.objects else None
     clip = make_clip(args.path, args.frames, args.width, args.height, args.fps, objects, args.fourcc, args.seed,
-                     args.exits)
+                     args.exits, keep=False)
     for k in range(len(clip.objects)):
         first, last = clip.centre(0, k), clip.centre(len(clip) - 1, k)
         print(f"object {k}: colour {clip.objects[k]['colour']} radius {clip.objects[k]['radius']} "

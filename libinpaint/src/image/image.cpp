@@ -53,10 +53,11 @@ Image Image::copy_of(const ImageView& view) {
   return image;
 }
 
-Image::Image(const Image& other) : Image(copy_of(other.view())) {}
+// Copies of an empty image are empty (structs holding an optional Image copy as values).
+Image::Image(const Image& other) : Image(other.empty() ? Image() : copy_of(other.view())) {}
 
 Image& Image::operator=(const Image& other) {
-  if (this != &other) *this = copy_of(other.view());
+  if (this != &other) *this = other.empty() ? Image() : copy_of(other.view());
   return *this;
 }
 

@@ -11,8 +11,12 @@
 //
 // Frame numbering: one frame per packet that carries data, which holds for the codecs a video
 // file normally carries (h264, hevc, mpeg4, vp8/9, av1, mjpeg, ffv1, ... in mp4, mkv, webm, avi,
-// mov); presentation order is the packets sorted by their presentation timestamp (the decoding
-// timestamp where a packet has none). Decoded frames are matched to indices by that timestamp.
+// mov), less the packets the container marks as not shown (AV_PKT_FLAG_DISCARD: outside an mp4
+// edit list; still decoded, as references). Presentation order is the packets sorted by their
+// presentation timestamp (the decoding timestamp where a packet has none); decoded frames are
+// matched to indices by that timestamp. Codecs that pack several frames in a packet (or fields
+// in two) would be miscounted: their frames are matched by timestamp, and a frame never matched
+// fails with Error(Decode).
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -287,7 +291,7 @@ class FileSource final : public VideoSource {
 
     // The caps from the container's header, before find_stream_info decodes anything.
     int stream = pick_stream();
-    if (stream >= 0) check_pixels(format_->streams[stream]->codecpar);
+    if (stream >= 0) check_header_pixels(format_->streams[stream]->codecpar);
 
     // find_stream_info may decode a few frames: its decoders get the same pixel cap.
     std::vector<AVDictionary*> stream_options(format_->nb_streams, nullptr);
@@ -303,8 +307,9 @@ class FileSource final : public VideoSource {
     stream_ = format_->streams[stream];
     const AVCodecParameters* par = stream_->codecpar;
     if (par->width <= 0 || par->height <= 0)
-      throw video_error(ErrorCode::Decode, in_quotes(path) + ": the video stream has no frame size");
-    check_pixels(par);
+      throw video_error(ErrorCode::Decode, in_quotes(path) + ": the video stream has no frame size (or its frames are "
+                                               "over max_pixels = " + std::to_string(options_.limits.max_pixels) + ")");
+    check_pixels(par->width, par->height);
     for (unsigned i = 0; i < format_->nb_streams; ++i)
       if (int(i) != stream_index_) format_->streams[i]->discard = AVDISCARD_ALL;
 
@@ -335,12 +340,31 @@ class FileSource final : public VideoSource {
     return -1;
   }
 
-  void check_pixels(const AVCodecParameters* par) const {
-    const std::int64_t pixels = std::int64_t(par->width) * par->height;
-    if (par->width > 0 && par->height > 0 && pixels > options_.limits.max_pixels)
+  void check_pixels(int width, int height) const {
+    const std::int64_t pixels = std::int64_t(width) * height;
+    if (width > 0 && height > 0 && pixels > options_.limits.max_pixels)
       throw video_error(ErrorCode::TooLarge, in_quotes(info_.path) + ": frames are " +
-                                                 pixels_text(par->width, par->height) + ", over max_pixels = " +
+                                                 pixels_text(width, height) + ", over max_pixels = " +
                                                  std::to_string(options_.limits.max_pixels));
+  }
+
+  // Where the container leaves the size to the codec (mpeg4 in mp4), the codec's parser reads it
+  // from the sequence header in the stream's extradata, without decoding a frame.
+  void check_header_pixels(const AVCodecParameters* par) const {
+    if (par->width > 0 && par->height > 0) return check_pixels(par->width, par->height);
+    if (!par->extradata || par->extradata_size <= 0) return;
+    std::unique_ptr<AVCodecParserContext, void (*)(AVCodecParserContext*)> parser(av_parser_init(par->codec_id),
+                                                                                   av_parser_close);
+    if (!parser) return;
+    parser->flags |= PARSER_FLAG_COMPLETE_FRAMES;
+    CodecPtr context(avcodec_alloc_context3(nullptr));
+    if (!context || avcodec_parameters_to_context(context.get(), par) < 0) return;
+    std::uint8_t* out = nullptr;
+    int out_size = 0;
+    av_parser_parse2(parser.get(), context.get(), &out, &out_size, par->extradata, par->extradata_size, AV_NOPTS_VALUE,
+                     AV_NOPTS_VALUE, 0);
+    check_pixels(context->width > 0 ? context->width : parser->width,
+                 context->height > 0 ? context->height : parser->height);
   }
 
   void read_rotation() {
@@ -383,9 +407,13 @@ class FileSource final : public VideoSource {
         ~Unref() { av_packet_unref(p); }
       } unref{packet_.get()};
       if (packet_->stream_index != stream_index_ || packet_->size <= 0) continue;
+      sha.update_int(packet_->size);
+      sha.update(packet_->data, std::size_t(packet_->size));
       if (packet_->pos >= 0 && packet_->pos + packet_->size > file_size_)
         throw video_error(ErrorCode::Decode, in_quotes(path) + " is truncated: packet " + std::to_string(packets.size()) +
                                                  " ends past the end of the file");
+      // Outside the edit list (mp4): decoded as a reference, never shown, not a frame.
+      if (packet_->flags & AV_PKT_FLAG_DISCARD) continue;
       PacketEntry e;
       e.dts = packet_->dts;
       e.pts = packet_->pts != AV_NOPTS_VALUE ? packet_->pts : packet_->dts;
@@ -395,8 +423,6 @@ class FileSource final : public VideoSource {
         throw video_error(ErrorCode::Decode, in_quotes(path) + ": packet " + std::to_string(packets.size()) +
                                                  " has no timestamp; frames cannot be numbered");
       packets.push_back(e);
-      sha.update_int(packet_->size);
-      sha.update(packet_->data, std::size_t(packet_->size));
       if (std::int64_t(packets.size()) > options_.limits.max_frames)
         throw video_error(ErrorCode::TooLarge, in_quotes(path) + " has more than " +
                                                    std::to_string(options_.limits.max_frames) +
@@ -461,6 +487,7 @@ class FileSource final : public VideoSource {
     if (n == 1) {
       AVRational rate = stream_->avg_frame_rate.num > 0 ? stream_->avg_frame_rate : stream_->r_frame_rate;
       info_.fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
+      if (info_.fps <= 0 && frames_.front().duration > 0) info_.fps = 1.0 / (double(frames_.front().duration) * tick);
     } else {
       std::int64_t last_duration = frames_.back().duration > 0 ? frames_.back().duration : std::int64_t(median);
       const double seconds = double(frames_.back().pts - first + last_duration) * tick;
@@ -515,7 +542,10 @@ class FileSource final : public VideoSource {
                                                std::to_string(key_index) + ": " + av_error_text(err));
     positioned_ = true;
     draining_ = false;
-    waiting_for_key_ = !from_start;
+    // The demuxer may land on an earlier key frame than asked (mp4 seeks on its own shifted
+    // decoding times): packets before the key frame wanted are read past, not decoded.
+    waiting_for_key_ = true;
+    wanted_key_pts_ = from_start ? std::numeric_limits<std::int64_t>::min() : k.pts;
     trust_from_ = from_start ? 0 : std::numeric_limits<std::int64_t>::max();
     last_output_ = -1;
   }
@@ -594,10 +624,10 @@ class FileSource final : public VideoSource {
       if (packet_->stream_index != stream_index_ || packet_->size <= 0) continue;
       if (packet_->pts == AV_NOPTS_VALUE) packet_->pts = packet_->dts;  // as the scan numbered it
       if (waiting_for_key_) {
-        if (!(packet_->flags & AV_PKT_FLAG_KEY)) continue;
+        if (!(packet_->flags & AV_PKT_FLAG_KEY) || packet_->pts < wanted_key_pts_) continue;
         waiting_for_key_ = false;
         const std::int64_t i = index_of(packet_->pts);
-        trust_from_ = i >= 0 ? i : 0;
+        if (trust_from_ != 0) trust_from_ = i >= 0 ? i : 0;
       }
       err = avcodec_send_packet(codec_.get(), packet_.get());
       (void)err;  // a damaged packet: its frame will be missing, which the loop notices
@@ -682,6 +712,7 @@ class FileSource final : public VideoSource {
   bool positioned_ = false;                 // the decoder continues from last_output_
   bool draining_ = false;                   // the end was read; the decoder is being emptied
   bool waiting_for_key_ = false;            // after a seek, packets before a key frame are skipped
+  std::int64_t wanted_key_pts_ = 0;         // ... before this one's
   std::int64_t trust_from_ = 0;             // frames before the key frame decoding started at
   std::int64_t last_output_ = -1;           // the last frame the decoder delivered
 };
