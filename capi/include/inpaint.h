@@ -1131,6 +1131,390 @@ INPAINT_API void inpaint_cutout_timings_init(inpaint_cutout_timings *timings);
 INPAINT_API inpaint_status inpaint_cutout_result_timings(const inpaint_cutout_result *result,
                                                          inpaint_cutout_timings *out_timings);
 
+/* ---------------------------------------------------------------- video segmentation */
+
+/* Frames from a video file (what the library's FFmpeg build demuxes and decodes) or a directory
+ * of PNG/JPEG frames, numbered from 0 in presentation order and decoded on demand into an LRU
+ * cache. Thread-safety: any threads may use one source at once (decoding is serialised inside);
+ * free it once, after every call using it. Sessions share the source they were opened on: the
+ * handle may be freed while they live. */
+typedef struct inpaint_video_source inpaint_video_source;
+
+typedef struct inpaint_video_source_params {
+  size_t struct_size;
+  int64_t max_pixels;            /* per frame, checked before any frame is decoded (TOO_LARGE);
+                                    3840*2160 */
+  int64_t max_frames;            /* frames in the clip (TOO_LARGE); 18000 */
+  int allow_variable_frame_rate; /* 0: a file whose frame durations vary is INVALID_ARGUMENT; 1 */
+  uint64_t cache_bytes;          /* decoded frames kept, least recently used dropped; 256 MiB */
+  double fps;                    /* a frame directory's rate (0: unknown, reported as 0); 0 */
+  int decode_threads;            /* the video decoder's threads (0: automatic); 0 */
+} inpaint_video_source_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_video_source_params_init(inpaint_video_source_params *params);
+
+/* Opens a video file or a frame directory (files in natural order, "f2.png" before "f10.png";
+ * other files ignored). Opening counts the frames from the packets (or the files) without
+ * decoding them, checks the limits and hashes the coded frames into content_id. IO when path
+ * cannot be read; DECODE for a file that is not a video, has no video stream or zero frames, is
+ * truncated, or a directory without frames or with frames of different sizes; TOO_LARGE over a
+ * limit; INVALID_ARGUMENT for bad params or a variable frame rate the params refuse. params may
+ * be NULL (defaults). Free *out_source with inpaint_video_source_free(). */
+INPAINT_API inpaint_status inpaint_video_source_open(const char *path, const inpaint_video_source_params *params,
+                                                     inpaint_video_source **out_source);
+
+/* Frees a source (sessions opened on it keep their share). NULL is fine. */
+INPAINT_API void inpaint_video_source_free(inpaint_video_source *source);
+
+/* What a source (or a session's source) holds. Every pointer is owned by the handle it came from
+ * and valid until that handle is freed. */
+typedef struct inpaint_video_info {
+  size_t struct_size;
+  const char *path;
+  const char *format;     /* the container ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", ...) or "directory" */
+  const char *codec;      /* "h264", "mpeg4", ...; a directory: the first frame's "png" or "jpeg" */
+  int width;
+  int height;
+  int64_t frame_count;    /* exact: counted from the packets (or the files) */
+  double fps;             /* frame_count / duration; a directory: the params' fps */
+  int variable_frame_rate;
+  const double *timestamps_ms; /* frame_count presentation times in ms from the first frame (a
+                                  directory: index / fps, all 0 when fps is 0) */
+  const char *content_id; /* hex SHA-256 of the coded frames (or the frame files' bytes) */
+} inpaint_video_info;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_video_info_init(inpaint_video_info *info);
+
+/* Copies the source's info into *out_info, whose struct_size the caller has set. */
+INPAINT_API inpaint_status inpaint_video_source_get_info(const inpaint_video_source *source,
+                                                         inpaint_video_info *out_info);
+
+/* Frame `index` (0-based) as RGB. width and height 0: the frame's own size; otherwise it is
+ * scaled to width x height while converting (both must then be positive). Decoding seeks to the
+ * key frame before it and keeps the frames decoded on the way in the cache. INVALID_ARGUMENT for
+ * an index outside 0..frame_count-1 (naming the count) or a bad size; DECODE naming the frame for
+ * one that cannot be decoded (a damaged or truncated file). *out_frame is packed and
+ * library-allocated: free it with inpaint_image_free(). */
+INPAINT_API inpaint_status inpaint_video_source_frame(inpaint_video_source *source, int64_t index, int width,
+                                                      int height, inpaint_image *out_frame);
+
+/* Bytes of decoded frames the cache holds now and at most (either output may be NULL). */
+INPAINT_API inpaint_status inpaint_video_source_cache(const inpaint_video_source *source, uint64_t *out_cached_bytes,
+                                                      uint64_t *out_capacity_bytes);
+
+/* Lowers or raises the cache's capacity; shrinking drops frames at once. */
+INPAINT_API inpaint_status inpaint_video_source_set_cache_capacity(inpaint_video_source *source, uint64_t bytes);
+
+/* A SAM2-style video model: an image encoder, a memory encoder and a mask decoder. Thread-safety:
+ * immutable once created; any threads and sessions may share one. Sessions keep a share of it:
+ * the handle may be freed while sessions opened from it live. */
+typedef struct inpaint_video_segmenter inpaint_video_segmenter;
+
+/* Creates a video segmenter from a spec:
+ * "sam2video:encoder=FILE,memory_encoder=FILE,decoder=FILE[,size=1024][,device=auto][,id=NAME]
+ * [,mask_threshold=0]". There is no default: NULL or "" is INVALID_ARGUMENT. UNKNOWN_MODEL,
+ * PARSE, INVALID_ARGUMENT, IO, DECODE and UNAVAILABLE (no torch backend) as for models. Free
+ * *out_segmenter with inpaint_video_segmenter_free(). */
+INPAINT_API inpaint_status inpaint_video_segmenter_create(const char *spec,
+                                                          inpaint_video_segmenter **out_segmenter);
+
+/* Frees a video segmenter (sessions keep their share). NULL is fine. */
+INPAINT_API void inpaint_video_segmenter_free(inpaint_video_segmenter *segmenter);
+
+/* The canonical spec and the model id that keys checkpoints and stored frame encodings. Owned by
+ * the segmenter; NULL for a NULL segmenter. */
+INPAINT_API const char *inpaint_video_segmenter_spec(const inpaint_video_segmenter *segmenter);
+INPAINT_API const char *inpaint_video_segmenter_model_id(const inpaint_video_segmenter *segmenter);
+
+/* Where it runs and what loading it cost (as for models; the device string is owned by the
+ * segmenter). */
+INPAINT_API inpaint_status inpaint_video_segmenter_get_load_info(const inpaint_video_segmenter *segmenter,
+                                                                 inpaint_model_load_info *out_info);
+
+/* The number of video segmenters and the name and description of entry `index` (sorted by
+ * name); free the strings with inpaint_string_free(). INVALID_ARGUMENT when out of range. */
+INPAINT_API inpaint_status inpaint_video_segmenter_list_size(size_t *out_count);
+INPAINT_API inpaint_status inpaint_video_segmenter_list_get(size_t index, char **out_name, char **out_description);
+
+/* The objects of one clip: their prompts and memory bank, and the propagations through the clip.
+ * Every prompt change (add_prompt, remove_object, reset) bumps the session's generation; a
+ * propagation started under an older generation stops before its next frame and reports itself
+ * superseded (not an error). Thread-safety: any threads may call a session at once; one
+ * propagation runs at a time (another waits for it). Free it once, after every call on it has
+ * returned; a running stream keeps its own share of the session. */
+typedef struct inpaint_video_session inpaint_video_session;
+
+typedef struct inpaint_video_session_params {
+  size_t struct_size;
+  int memory_frames;         /* recent (unprompted) frames in each object's memory, 1..64; 7 */
+  int max_prompted_frames;   /* prompted frames per object, 1..256; 16 */
+  int max_objects;           /* 1..1024; 16 */
+  uint64_t memory_cap_bytes; /* frame cache + encodings + memory bank; a prompt or a propagation
+                                step that would pass it fails with TOO_LARGE naming the parts and
+                                leaves the session as it was; 0: no cap; 2 GiB */
+  uint64_t encoding_cache_bytes; /* frame encodings kept in the session (LRU); 256 MiB */
+  inpaint_store *store;      /* frame encodings are also looked up and kept here (shared by
+                                sessions and processes); its failures never fail a frame. The
+                                session takes a share of the store: the store handle may be freed
+                                while the session lives. NULL: only the session's cache */
+} inpaint_video_session_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_video_session_params_init(inpaint_video_session_params *params);
+
+/* Opens a session of segmenter on source (both shared with it). params may be NULL (defaults).
+ * INVALID_ARGUMENT for params out of range. Free *out_session with inpaint_video_session_free(). */
+INPAINT_API inpaint_status inpaint_video_session_open(const inpaint_video_segmenter *segmenter,
+                                                      inpaint_video_source *source,
+                                                      const inpaint_video_session_params *params,
+                                                      inpaint_video_session **out_session);
+
+/* Opens the session that inpaint_video_session_checkpoint saved in store under checkpoint_id
+ * (the store is only read here; params->store is the one the session keeps encodings in).
+ * INVALID_ARGUMENT when the id is not in the store, the checkpoint is of another model or clip,
+ * or lacks a tensor it lists (named). */
+INPAINT_API inpaint_status inpaint_video_session_resume(const inpaint_video_segmenter *segmenter,
+                                                        inpaint_video_source *source, inpaint_store *store,
+                                                        const char *checkpoint_id,
+                                                        const inpaint_video_session_params *params,
+                                                        inpaint_video_session **out_session);
+
+/* Frees a session. NULL is fine. A stream still running on it keeps the session alive until the
+ * stream is freed. */
+INPAINT_API void inpaint_video_session_free(inpaint_video_session *session);
+
+/* The session's clip, as inpaint_video_source_get_info; the pointers are owned by the session. */
+INPAINT_API inpaint_status inpaint_video_session_get_info(const inpaint_video_session *session,
+                                                          inpaint_video_info *out_info);
+
+/* The session's generation (bumped by every prompt change); 0 for NULL. */
+INPAINT_API uint64_t inpaint_video_session_generation(const inpaint_video_session *session);
+
+/* The object ids, increasing: *out_count is their number, and the first min(count, capacity)
+ * are written to out_ids (which may be NULL when capacity is 0, to ask for the count). */
+INPAINT_API inpaint_status inpaint_video_session_objects(const inpaint_video_session *session, int *out_ids,
+                                                         size_t capacity, size_t *out_count);
+
+/* A prompt for one object on one frame, in the frame's pixels. Points and a box combine; a mask
+ * is used as the frame's result as it is and may not be combined with them. */
+typedef struct inpaint_video_prompt {
+  size_t struct_size;
+  const inpaint_point *points;  /* point_count clicks; NULL when point_count is 0 */
+  size_t point_count;
+  int has_box;                  /* 0 */
+  double box[4];                /* x0, y0, x1, y1, when has_box */
+  const inpaint_image *mask;    /* one channel of the frame's size, > 127 = object; NULL = none */
+  int replace;                  /* 1: replaces the object's earlier prompt on this frame; 0: adds
+                                   these clicks to it; 1 */
+  inpaint_run_control *control; /* cancel and deadline of this call; NULL */
+} inpaint_video_prompt;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_video_prompt_init(inpaint_video_prompt *prompt);
+
+/* One object's mask on one frame. */
+typedef struct inpaint_object_mask {
+  size_t struct_size;
+  int object_id;
+  inpaint_image mask;  /* one channel, the frame's size, 255 = object; all 0 when absent */
+  int box[4];          /* x, y, width, height of the mask's pixels; zeros when empty */
+  double score;        /* the decoder's predicted IoU, in [0, 1] */
+  double object_score; /* the presence logit: > 0 means the object is in the frame */
+  int present;         /* object_score > 0 */
+  int prompted;        /* the frame holds a prompt for this object */
+} inpaint_object_mask;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_object_mask_init(inpaint_object_mask *mask);
+
+/* Adds a prompt for object_id (>= 0; a new id adds an object) on `frame` (or, with replace,
+ * sets it) and returns the object's mask there in *out_mask (may be NULL; its struct_size set
+ * by the caller). out_mask->mask is then library-allocated: free it with
+ * inpaint_image_free(&out_mask->mask). A propagation running on the session stops before its
+ * next frame (superseded). INVALID_ARGUMENT for a frame outside the clip, a negative id, an empty
+ * prompt, points and a mask together, a mask of another size, NaN coordinates, too many objects
+ * or prompted frames; TOO_LARGE over the memory cap; the session is then unchanged. */
+INPAINT_API inpaint_status inpaint_video_session_add_prompt(inpaint_video_session *session, int64_t frame,
+                                                            int object_id, const inpaint_video_prompt *prompt,
+                                                            inpaint_object_mask *out_mask);
+
+/* Forgets one object. INVALID_ARGUMENT naming the known ids for an unknown one. */
+INPAINT_API inpaint_status inpaint_video_session_remove_object(inpaint_video_session *session, int object_id);
+
+/* Forgets every object, prompt and memory entry (the frame and encoding caches stay). */
+INPAINT_API inpaint_status inpaint_video_session_reset(inpaint_video_session *session);
+
+/* Bytes a session holds, for its memory cap. */
+typedef struct inpaint_video_memory {
+  size_t struct_size;
+  uint64_t frame_cache; /* the source's decoded frames (a shared source counts whole) */
+  uint64_t encodings;   /* the session's cache of frame encodings */
+  uint64_t memory_bank; /* every object's memory entries and prompted-frame results */
+  uint64_t total;
+  uint64_t cap;         /* memory_cap_bytes; 0: none */
+} inpaint_video_memory;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_video_memory_init(inpaint_video_memory *memory);
+
+INPAINT_API inpaint_status inpaint_video_session_memory(const inpaint_video_session *session,
+                                                        inpaint_video_memory *out_memory);
+
+/* Saves prompts, object ids, the memory bank and the generation into store as one encoding
+ * under id (checked like inpaint_validate_encoding_id; NULL or "" picks a fresh random id) and
+ * gives the id in *out_id (library-allocated; free it with inpaint_string_free()). It waits for a
+ * running propagation without superseding it. */
+INPAINT_API inpaint_status inpaint_video_session_checkpoint(inpaint_video_session *session, inpaint_store *store,
+                                                            const char *id, char **out_id);
+
+/* ---- propagation */
+
+typedef enum inpaint_propagate_direction {
+  INPAINT_PROPAGATE_FORWARD = 0,  /* to the clip's end */
+  INPAINT_PROPAGATE_BACKWARD = 1, /* to its start */
+  INPAINT_PROPAGATE_BOTH = 2      /* forward to the end, then backward from the frame before the start */
+} inpaint_propagate_direction;
+
+typedef struct inpaint_propagate_params {
+  size_t struct_size;
+  int64_t start_frame;                   /* -1: the earliest prompted frame (FORWARD, BOTH) or the
+                                            latest (BACKWARD); -1 */
+  inpaint_propagate_direction direction; /* INPAINT_PROPAGATE_FORWARD */
+  int64_t max_frames;                    /* frames in each direction, the start included; 0: to
+                                            the clip's end (or start); 0 */
+  inpaint_run_control *control;          /* cancel (CANCELLED) and deadline (TIMEOUT); NULL */
+} inpaint_propagate_params;
+
+/* Fills the defaults above and struct_size. */
+INPAINT_API void inpaint_propagate_params_init(inpaint_propagate_params *params);
+
+/* How a propagation ended. */
+typedef struct inpaint_propagate_summary {
+  size_t struct_size;
+  uint64_t generation; /* the generation it ran under */
+  int superseded;      /* a prompt change stopped it (not an error) */
+  int stopped;         /* the callback (or the stream's consumer) asked it to stop */
+  int64_t frames;      /* frames delivered */
+  int64_t dropped;     /* a stream's frames dropped by INPAINT_BACKPRESSURE_DROP_OLDEST */
+  double wait_ms;      /* waiting for a propagation slot and for the session */
+  double total_ms;
+} inpaint_propagate_summary;
+
+/* Zeroes the struct and sets struct_size. */
+INPAINT_API void inpaint_propagate_summary_init(inpaint_propagate_summary *summary);
+
+/* Every object's mask on one frame (by increasing object id) and what the frame cost.
+ * Thread-safety: immutable; any threads may read one at once. */
+typedef struct inpaint_frame_masks inpaint_frame_masks;
+
+/* The frame's index; -1 for NULL. */
+INPAINT_API int64_t inpaint_frame_masks_frame(const inpaint_frame_masks *masks);
+
+/* The number of objects; 0 for NULL. */
+INPAINT_API size_t inpaint_frame_masks_count(const inpaint_frame_masks *masks);
+
+/* Object `index` (0-based, by increasing id) into *out_mask, whose struct_size the caller has
+ * set. out_mask->mask is a read-only view owned by `masks` (do not free it), valid while masks
+ * is. INVALID_ARGUMENT when index is out of range. */
+INPAINT_API inpaint_status inpaint_frame_masks_object(const inpaint_frame_masks *masks, size_t index,
+                                                      inpaint_object_mask *out_mask);
+
+/* The object with id object_id, as inpaint_frame_masks_object. INVALID_ARGUMENT naming the ids
+ * there are when none has it. */
+INPAINT_API inpaint_status inpaint_frame_masks_find(const inpaint_frame_masks *masks, int object_id,
+                                                    inpaint_object_mask *out_mask);
+
+/* 1 when the frame's encoding came from the session's cache or its store (no encoder ran). */
+INPAINT_API int inpaint_frame_masks_encoding_from_store(const inpaint_frame_masks *masks);
+
+/* Milliseconds per stage of one frame. */
+typedef struct inpaint_frame_timings {
+  size_t struct_size;
+  double read;        /* decoding (or the cache) and preprocessing the frame */
+  double encode;      /* the image encoder (0 when from the store), store get/put included */
+  double decode;      /* the mask decoder, all objects */
+  double memory;      /* the memory encoder and the bank's bookkeeping, all objects */
+  double postprocess; /* logits to full-resolution masks */
+  double total;
+} inpaint_frame_timings;
+
+/* Zeroes the timings and sets struct_size. */
+INPAINT_API void inpaint_frame_timings_init(inpaint_frame_timings *timings);
+
+INPAINT_API inpaint_status inpaint_frame_masks_timings(const inpaint_frame_masks *masks,
+                                                       inpaint_frame_timings *out_timings);
+
+/* Frees frame masks that inpaint_propagation_next gave. NULL is fine. Never free the ones a
+ * propagation callback is handed. */
+INPAINT_API void inpaint_frame_masks_free(inpaint_frame_masks *masks);
+
+/* Called once per frame, in propagation order, on the propagating thread. `masks` is owned by the
+ * library and valid only during the call. Return 0 to stop the propagation (summary.stopped),
+ * non-zero to go on. */
+typedef int (*inpaint_frame_fn)(const inpaint_frame_masks *masks, void *user_data);
+
+/* Runs the objects' masks through the clip on the calling thread, calling on_frame (may be NULL:
+ * the memory bank is filled, nothing is delivered) with user_data for each frame. A prompt change
+ * from another thread stops it before its next frame: INPAINT_OK with out_summary->superseded.
+ * INVALID_ARGUMENT when the session has no objects, the start is outside the clip, or (start -1)
+ * nothing is prompted; CANCELLED and TIMEOUT from params->control; TIMEOUT too when no
+ * propagation slot (inpaint_set_max_concurrent_propagations) freed before its deadline. params
+ * may be NULL (defaults); out_summary (may be NULL) is written on success only. */
+INPAINT_API inpaint_status inpaint_video_session_propagate(inpaint_video_session *session,
+                                                           const inpaint_propagate_params *params,
+                                                           inpaint_frame_fn on_frame, void *user_data,
+                                                           inpaint_propagate_summary *out_summary);
+
+/* What a stream does when its consumer falls max_pending frames behind. */
+typedef enum inpaint_backpressure {
+  INPAINT_BACKPRESSURE_WAIT = 0,       /* the propagation waits: every frame is delivered */
+  INPAINT_BACKPRESSURE_DROP_OLDEST = 1 /* it goes on; the oldest undelivered frame is dropped and counted */
+} inpaint_backpressure;
+
+/* A propagation on a thread of its own, consumed frame by frame with inpaint_propagation_next:
+ * at most max_pending results wait for the consumer. Thread-safety: next from one thread at a
+ * time; cancel from any thread while the stream lives; free once, after every other call. */
+typedef struct inpaint_propagation inpaint_propagation;
+
+/* Starts a propagation of session (as inpaint_video_session_propagate; params may be NULL) at
+ * once. max_pending >= 1. The stream keeps a share of the session: the session handle may be
+ * freed first; params->control must stay valid until the stream is freed. Errors of the propagation itself (no objects, CANCELLED, ...) come from
+ * inpaint_propagation_next. Free *out_stream with inpaint_propagation_free(). */
+INPAINT_API inpaint_status inpaint_propagation_start(inpaint_video_session *session,
+                                                     const inpaint_propagate_params *params, size_t max_pending,
+                                                     inpaint_backpressure policy,
+                                                     inpaint_propagation **out_stream);
+
+/* Waits for the next frame: *out_masks is it (free it with inpaint_frame_masks_free()), or NULL
+ * at the end (also after a cancel, a stop or a supersession; the summary is then final). The
+ * propagation's error is returned once, by the call that meets it; later calls give the end. */
+INPAINT_API inpaint_status inpaint_propagation_next(inpaint_propagation *stream, inpaint_frame_masks **out_masks);
+
+/* Stops the propagation (as a consumer that stops: summary.stopped); next then gives the end.
+ * Safe from any thread while the stream lives. NULL is fine. */
+INPAINT_API void inpaint_propagation_cancel(inpaint_propagation *stream);
+
+/* The propagation's summary into *out_summary, whose struct_size the caller has set: final once
+ * next gave the end (or the error); zeros while the propagation runs. */
+INPAINT_API inpaint_status inpaint_propagation_summary(const inpaint_propagation *stream,
+                                                       inpaint_propagate_summary *out_summary);
+
+/* Results waiting for the consumer now; 0 for NULL. */
+INPAINT_API size_t inpaint_propagation_pending(const inpaint_propagation *stream);
+
+/* Stops the propagation if it still runs, waits for its thread and frees the stream. NULL is fine. */
+INPAINT_API void inpaint_propagation_free(inpaint_propagation *stream);
+
+/* The process-wide number of propagations that may run at once (the device's share); one beyond
+ * it waits for a slot (its control's deadline and cancel apply). Default: INPAINT_MAX_PROPAGATIONS
+ * from the environment, else 2. 0: no limit. INVALID_ARGUMENT for a negative n. */
+INPAINT_API inpaint_status inpaint_set_max_concurrent_propagations(int n);
+INPAINT_API int inpaint_max_concurrent_propagations(void);
+/* Propagations running now. */
+INPAINT_API int inpaint_running_propagations(void);
+
 #ifdef __cplusplus
 }
 #endif

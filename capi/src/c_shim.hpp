@@ -37,7 +37,9 @@ struct inpaint_encoding {
 };
 
 struct inpaint_store {
-  std::unique_ptr<inpaint::EncodingStore> store;
+  // Shared: a video session keeps a share (VideoSessionOptions::store), so that the caller may
+  // free the handle while sessions still use the store.
+  std::shared_ptr<inpaint::EncodingStore> store;
   std::string spec;  // kept so that inpaint_store_spec can hand out a stable pointer
 };
 

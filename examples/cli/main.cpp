@@ -1,5 +1,6 @@
 // The `inpaint` command-line tool: run the pipeline on files, list models, segment, encode and
-// label images, remove backgrounds, manage an encoding store, print the version.
+// label images, remove backgrounds, track objects through videos, manage an encoding store, print
+// the version.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "cli_common.hpp"
 #include "cutout_command.hpp"
 #include "segment_commands.hpp"
+#include "track_command.hpp"
 
 namespace {
 
@@ -398,6 +400,8 @@ int main(int argc, char** argv) {
   SegmentCommands segment_cmds = add_segment_commands(app, segment_args);
   CutoutArgs cutout_args;
   CLI::App* cutout_cmd = add_cutout_command(app, cutout_args);
+  TrackArgs track_args;
+  CLI::App* track_cmd = add_track_command(app, track_args);
 
   StoreArgs store_args;
   auto* store_cmd = app.add_subcommand("store", "Manage an encoding store (a directory, Redis, ...)");
@@ -435,6 +439,10 @@ int main(int argc, char** argv) {
     if (*cutout_cmd) {
       stop_on_signals();
       return run_cutout_command(cutout_args, g_control);
+    }
+    if (*track_cmd) {
+      stop_on_signals();
+      return run_track_command(track_args, g_control);
     }
     if (*ls_cmd) return store_ls(store_args);
     if (*get_cmd) return store_get(store_args);

@@ -28,6 +28,15 @@ Background removal: a matter mattes the photo, effects render it, a ResultCache 
     result = inpaint.remove_background(matter, photo_bytes, effects="color,bw", store=store,
                                        cache=inpaint.ResultCache(256 << 20))
     upload(result.outputs["color"])                                # RGBA PNG
+
+Video segmentation: prompt objects on a few frames of a clip, then propagate their masks:
+
+    source = inpaint.VideoSource("clip.mp4")                       # or a directory of PNG/JPEG frames
+    video = inpaint.VideoSegmenter("sam2video:encoder=e.pt,memory_encoder=m.pt,decoder=d.pt")
+    session = video.open_session(source)
+    session.add_prompt(12, 1, points=[(160, 120)])                 # frame 12, object 1
+    for frame in session.propagate(direction="both"):              # a thread of its own; GIL released
+        save(frame.frame, frame.objects[0].mask)
 """
 
 from ._core import (
@@ -39,13 +48,17 @@ from ._core import (
     Encoding,
     Error,
     FileError,
+    FrameMasks,
     InternalError,
     InvalidArgumentError,
     Matter,
     Model,
     ModelInfo,
+    ObjectMask,
     ParseError,
     Prompt,
+    PropagateSummary,
+    Propagation,
     Result,
     ResultCache,
     Segmenter,
@@ -55,6 +68,10 @@ from ._core import (
     TooLargeError,
     UnavailableError,
     UnknownModelError,
+    VideoInfo,
+    VideoSegmenter,
+    VideoSession,
+    VideoSource,
     WaitTimeoutError,
     __version__,
     backends,
@@ -78,6 +95,7 @@ from ._core import (
     load_matter,
     mask_bounds,
     matters,
+    max_concurrent_propagations,
     models,
     pipeline_options,
     pixel_sha256,
@@ -89,10 +107,13 @@ from ._core import (
     remove_background,
     render_effects,
     run,
+    running_propagations,
     segmenters,
+    set_max_concurrent_propagations,
     surface_labels,
     validate_encoding_id,
     version,
+    video_segmenters,
     write_file_atomic,
     write_safetensors,
 )
@@ -106,13 +127,17 @@ __all__ = [
     "Encoding",
     "Error",
     "FileError",
+    "FrameMasks",
     "InternalError",
     "InvalidArgumentError",
     "Matter",
     "Model",
     "ModelInfo",
+    "ObjectMask",
     "ParseError",
     "Prompt",
+    "PropagateSummary",
+    "Propagation",
     "Result",
     "ResultCache",
     "Segmenter",
@@ -122,6 +147,10 @@ __all__ = [
     "TooLargeError",
     "UnavailableError",
     "UnknownModelError",
+    "VideoInfo",
+    "VideoSegmenter",
+    "VideoSession",
+    "VideoSource",
     "WaitTimeoutError",
     "__version__",
     "backends",
@@ -145,6 +174,7 @@ __all__ = [
     "load_matter",
     "mask_bounds",
     "matters",
+    "max_concurrent_propagations",
     "models",
     "pipeline_options",
     "pixel_sha256",
@@ -156,10 +186,13 @@ __all__ = [
     "remove_background",
     "render_effects",
     "run",
+    "running_propagations",
     "segmenters",
+    "set_max_concurrent_propagations",
     "surface_labels",
     "validate_encoding_id",
     "version",
+    "video_segmenters",
     "write_file_atomic",
     "write_safetensors",
 ]

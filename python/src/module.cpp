@@ -5,7 +5,7 @@
 
 PYBIND11_MODULE(_core, m) {
   namespace ip = inpaint::python;
-  m.doc() = "libinpaint's native core: image codecs, mask clean-up, prompts, models, the fill pipeline, the encoding store, segmenters and background removal.";
+  m.doc() = "libinpaint's native core: image codecs, mask clean-up, prompts, models, the fill pipeline, the encoding store, segmenters, background removal and video segmentation.";
   m.attr("__version__") = inpaint::version();
   m.def("version", &inpaint::version, "The version of the loaded libinpaint, e.g. '0.1.0'.");
   ip::bind_errors(m);
@@ -18,4 +18,5 @@ PYBIND11_MODULE(_core, m) {
   ip::bind_segment(m);
   ip::bind_user_models(m);
   ip::bind_cutout(m);
+  ip::bind_video(m);
 }

@@ -21,6 +21,7 @@ void bind_store(py::module_& m);     // store.cpp: encodings, safetensors, store
 void bind_segment(py::module_& m);   // segment.cpp: segmenters, scene labels
 void bind_user_models(py::module_& m);  // user_models.cpp: fill models written in Python
 void bind_cutout(py::module_& m);  // cutout.cpp: matters, effects, background removal
+void bind_video(py::module_& m);   // video.cpp: video sources, the video segmenter, sessions, propagations
 
 // A registry listing as a list of ModelInfo (models.cpp; bind_models defines the type first).
 py::list model_infos(const std::vector<ModelInfo>& infos);
