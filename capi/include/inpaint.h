@@ -1438,6 +1438,7 @@ typedef struct inpaint_frame_timings {
   double memory;      /* the memory encoder and the bank's bookkeeping, all objects */
   double postprocess; /* logits to full-resolution masks */
   double total;
+  double model;       /* inside the model's modules (counted above too): total - model is the library's own */
 } inpaint_frame_timings;
 
 /* Zeroes the timings and sets struct_size. */

@@ -197,6 +197,7 @@ PyFrameMasks frame_masks(FrameMasks&& f) {
   out.timings["memory"] = f.memory_ms;
   out.timings["postprocess"] = f.postprocess_ms;
   out.timings["total"] = f.total_ms;
+  out.timings["model"] = f.model_ms;
   return out;
 }
 
