@@ -365,6 +365,39 @@ TEST_F(VideoSessionTest, ACallbackThatThrowsStopsThePropagationAndTheSessionGoes
   EXPECT_EQ(summary.frames, 6);
 }
 
+TEST_F(VideoSessionTest, PromptsFromInsideTheCallbackAreRefusedNotDeadlocked) {
+  auto source = clip("one");
+  auto session = model_->open_session(source);
+  session->add_prompt(0, 0, click(*source, 0));
+  const std::uint64_t before = session->generation();
+  std::string message;
+  PropagateSummary summary = session->propagate({}, [&](const FrameMasks& f) {
+    EXPECT_EQ(f.generation, before);
+    EXPECT_EQ(code_of([&] { session->add_prompt(5, 0, click(*source, 5)); }, &message), ErrorCode::InvalidArgument);
+    EXPECT_EQ(code_of([&] { session->reset(); }), ErrorCode::InvalidArgument);
+    return f.frame < 2;
+  });
+  EXPECT_NE(message.find("inside its propagate callback"), std::string::npos) << message;
+  EXPECT_EQ(session->generation(), before);  // nothing changed
+  EXPECT_FALSE(summary.superseded);
+  EXPECT_EQ(summary.frames, 3);
+}
+
+TEST_F(VideoSessionTest, AConsumerMayPromptOnItsOwnThreadWhileItsStreamWaits) {
+  auto source = clip("one");
+  auto session = model_->open_session(source);
+  session->add_prompt(0, 0, click(*source, 0));
+  PropagationStream::Options wait;
+  wait.max_pending = 2;
+  PropagationStream stream(*session, {}, wait);
+  ASSERT_TRUE(stream.next());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the producer fills the queue and waits
+  EXPECT_EQ(stream.pending(), 2u);
+  session->add_prompt(10, 0, click(*source, 10));  // on the consumer's thread: must not deadlock
+  EXPECT_FALSE(stream.next());                    // queued frames of the old generation are not delivered
+  EXPECT_TRUE(stream.summary().superseded);
+}
+
 TEST_F(VideoSessionTest, CancelAndDeadline) {
   auto source = clip("one");
   auto session = model_->open_session(source);

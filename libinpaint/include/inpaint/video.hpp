@@ -116,6 +116,7 @@ struct ObjectMask {
 // One frame's result for every object of the session (by increasing id) and what it cost.
 struct FrameMasks {
   std::int64_t frame = 0;
+  std::uint64_t generation = 0;      // the session generation it was computed under
   std::vector<ObjectMask> objects;
   bool encoding_from_store = false;  // the frame's encoding was found: no encoder ran
   double read_ms = 0;                // decoding (or cache) and preprocessing the frame
@@ -177,6 +178,8 @@ struct VideoSessionOptions {
 // Thread-safety: every method may be called from any thread. One propagation runs at a time per
 // session: another propagate waits for it (honouring its control); add_prompt, remove_object and
 // reset bump the generation first, so a running propagation stops within one frame, then apply.
+// Called from inside this session's propagate callback they would wait for themselves: they throw
+// Error(InvalidArgument) there (return false from the callback, or consume a PropagationStream).
 // A session must not outlive the VideoSegmenter that opened it.
 class INPAINT_CXX_API VideoSession {
  public:
@@ -220,7 +223,9 @@ enum class BackpressurePolicy {
 };
 
 // A propagation on its own thread, consumed frame by frame (Python's iterator, the C API's
-// inpaint_propagation_next): at most max_pending results wait for the consumer.
+// inpaint_propagation_next): at most max_pending results wait for the consumer. Once a prompt
+// change supersedes the propagation, the producer stops waiting for room and frames still queued
+// from the old generation are not delivered, so a consumer may change prompts on its own thread.
 // Thread-safety: next() from one thread at a time; cancel() from any thread.
 class INPAINT_CXX_API PropagationStream {
  public:

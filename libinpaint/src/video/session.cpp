@@ -138,6 +138,7 @@ struct PropagationStream::State {
   std::condition_variable changed;
   std::deque<FrameMasks> pending;
   Options options;
+  VideoSession* session = nullptr;
   RunControl control;  // follows the caller's; cancel() stops the propagation through it
   bool cancelled = false;
   bool done = false;
@@ -151,14 +152,21 @@ PropagationStream::PropagationStream(VideoSession& session, PropagateOptions pro
     : state_(std::make_shared<State>()) {
   if (options.max_pending < 1) throw Error(ErrorCode::InvalidArgument, "propagation stream: max_pending must be >= 1");
   state_->options = options;
+  state_->session = &session;
   state_->control.follow(propagate.control);
   propagate.control = &state_->control;
   State* s = state_.get();
   s->thread = std::thread([s, &session, propagate] {
     auto deliver = [s](const FrameMasks& frame) {
+      // A prompt change supersedes this frame: the session stops before the next one. Polled,
+      // since the change comes from elsewhere (possibly the consumer's own thread, which then
+      // waits for this propagation to end).
+      auto stale = [s, &frame] { return s->session->generation() != frame.generation; };
       std::unique_lock lock(s->mutex);
       if (s->options.policy == BackpressurePolicy::Wait) {
-        s->changed.wait(lock, [s] { return s->cancelled || s->pending.size() < s->options.max_pending; });
+        while (!s->cancelled && s->pending.size() >= s->options.max_pending && !stale())
+          s->changed.wait_for(lock, std::chrono::milliseconds(5));
+        if (stale()) return true;
       } else if (s->pending.size() >= s->options.max_pending) {
         s->pending.pop_front();
         ++s->dropped;
@@ -212,6 +220,17 @@ void PropagationStream::cancel() {
 std::optional<FrameMasks> PropagationStream::next(const RunControl* wait_control) {
   State& s = *state_;
   std::unique_lock lock(s.mutex);
+  // Frames of a superseded generation are not delivered.
+  auto drop_stale = [&s] {
+    const std::uint64_t now = s.session->generation();
+    bool dropped = false;
+    while (!s.pending.empty() && s.pending.front().generation != now) {
+      s.pending.pop_front();
+      dropped = true;
+    }
+    if (dropped) s.changed.notify_all();
+  };
+  drop_stale();
   while (s.pending.empty() && !s.done) {
     if (wait_control) {
       s.changed.wait_for(lock, std::chrono::milliseconds(10));
@@ -219,8 +238,9 @@ std::optional<FrameMasks> PropagationStream::next(const RunControl* wait_control
       wait_control->check("waiting for the next propagated frame");
       lock.lock();
     } else {
-      s.changed.wait(lock);
+      s.changed.wait_for(lock, std::chrono::milliseconds(50));
     }
+    drop_stale();
   }
   if (!s.pending.empty()) {
     FrameMasks frame = std::move(s.pending.front());

@@ -32,6 +32,7 @@
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
@@ -139,6 +140,14 @@ class Sam2VideoSession final : public VideoSession {
     bool held_ = false;
   };
 
+  // Error(InvalidArgument) on the thread that holds the turn (inside a propagate callback), where
+  // waiting for the turn would wait for itself. Called before anything changes.
+  void refuse_reentry() const {
+    std::lock_guard lock(turn_mutex_);
+    if (turn_taken_ && turn_owner_ == std::this_thread::get_id())
+      invalid("the session is busy on this very thread (a call from inside its propagate callback): return false "
+              "from the callback, or consume a PropagationStream, and call it afterwards");
+  }
   TensorMap frame_features(std::int64_t frame, FrameMasks* timing, const RunControl* control);
   void check_frame(std::int64_t frame) const;
   void check_cap(std::uint64_t extra_bank_bytes, const char* what) const;
@@ -155,6 +164,7 @@ class Sam2VideoSession final : public VideoSession {
   mutable std::mutex turn_mutex_;
   mutable std::condition_variable turn_freed_;
   mutable bool turn_taken_ = false;
+  mutable std::thread::id turn_owner_;
 
   mutable std::mutex data_mutex_;  // objects_ for readers while a turn writes it
   std::map<int, ObjectState> objects_;
@@ -410,6 +420,7 @@ Sam2VideoSession::Sam2VideoSession(const Sam2VideoSegmenter& model, std::shared_
 Sam2VideoSession::Turn::Turn(const Sam2VideoSession& session, const RunControl* control,
                              const std::uint64_t* generation)
     : session_(session) {
+  session.refuse_reentry();
   std::unique_lock lock(session.turn_mutex_);
   while (session.turn_taken_) {
     session.turn_freed_.wait_for(lock, std::chrono::milliseconds(5));
@@ -421,6 +432,7 @@ Sam2VideoSession::Turn::Turn(const Sam2VideoSession& session, const RunControl* 
     }
   }
   session.turn_taken_ = true;
+  session.turn_owner_ = std::this_thread::get_id();
   held_ = true;
 }
 
@@ -581,6 +593,7 @@ ObjectMask Sam2VideoSession::add_prompt(std::int64_t frame, int object_id, const
               std::to_string(options_.max_prompted_frames) + " frames");
   }
   // The generation moves first, so a running propagation stops within a frame and frees the turn.
+  refuse_reentry();
   generation_.fetch_add(1);
   Turn turn(*this, control, nullptr);
   check_run(control, "before the sam2video prompt");
@@ -679,6 +692,7 @@ void Sam2VideoSession::remove_object(int object_id) {
       invalid("unknown object id " + std::to_string(object_id) + " (known: " + (known.empty() ? "none" : known) + ")");
     }
   }
+  refuse_reentry();
   generation_.fetch_add(1);
   Turn turn(*this, nullptr, nullptr);
   std::lock_guard lock(data_mutex_);
@@ -686,6 +700,7 @@ void Sam2VideoSession::remove_object(int object_id) {
 }
 
 void Sam2VideoSession::reset() {
+  refuse_reentry();
   generation_.fetch_add(1);
   Turn turn(*this, nullptr, nullptr);
   std::lock_guard lock(data_mutex_);
@@ -754,6 +769,7 @@ PropagateSummary Sam2VideoSession::propagate(const PropagateOptions& options, co
     Stopwatch watch;
     FrameMasks result;
     result.frame = t;
+    result.generation = generation;
     TensorMap features;
     bool need_features = false;
     for (const auto& [id, obj] : objects_)
