@@ -266,6 +266,36 @@ def test_a_prompt_from_another_thread_supersedes_within_one_frame(segmenter, mp4
     assert frames[20].objects[0].prompted
 
 
+SAME_THREAD_PROMPT = """
+import sys
+import inpaint
+spec, clip, x0, y0, x1, y1 = sys.argv[1:7]
+session = inpaint.VideoSegmenter(spec).open_session(inpaint.VideoSource(clip))
+session.add_prompt(0, 1, points=[(float(x0), float(y0))])
+it = session.propagate(max_pending=1)
+next(it)
+import time
+time.sleep(0.3)  # the producer has filled the one pending place and waits for this thread
+session.add_prompt(20, 1, points=[(float(x1), float(y1))])
+rest = [f.frame for f in it]
+print(it.summary.superseded, len(rest))
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="libinpaint bug: a prompt change on the consumer's own thread waits for a "
+                   "stream whose producer waits for that consumer (PropagationStream's deliver ignores supersession)")
+def test_a_prompt_on_the_consumers_thread_does_not_deadlock(spec, mp4):
+    path, drawn = mp4
+    (x0, y0), (x1, y1) = drawn.centre(0), drawn.centre(20)
+    try:
+        r = subprocess.run([sys.executable, "-c", SAME_THREAD_PROMPT, spec, str(path), *map(str, (x0, y0, x1, y1))],
+                           capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("add_prompt never returned: deadlock")
+    assert r.returncode == 0, r.stderr
+    superseded, rest = r.stdout.split()
+    assert superseded == "True" and int(rest) <= 1
+
 def test_back_pressure_waits_for_a_slow_consumer(segmenter, mp4):
     path, drawn = mp4
     session = prompted_session(segmenter, path, drawn)
