@@ -124,6 +124,9 @@ struct FrameMasks {
   double memory_ms = 0;              // the memory encoder and the bank's bookkeeping, all objects
   double postprocess_ms = 0;         // logits to full-resolution masks
   double total_ms = 0;
+  // Inside the model's modules (encoder, decoder, memory encoder; already counted in the stages
+  // above): total_ms - model_ms is what the library itself spent on the frame.
+  double model_ms = 0;
 };
 
 enum class PropagateDirection { Forward, Backward, Both };

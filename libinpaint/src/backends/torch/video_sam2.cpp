@@ -248,8 +248,12 @@ class Sam2VideoSegmenter final : public VideoSegmenter {
     return x.contiguous();
   }
 
-  TensorMap encode(const torch::Tensor& image) const {
+  // Each model call adds its time to model_ms.
+  TensorMap encode(const torch::Tensor& image, double& model_ms) const {
+    Stopwatch watch;
     torch::jit::IValue out = call_forward(encoder_, {image}, o_.encoder, "sam2video");
+    synchronize(device_);
+    model_ms += watch.lap();
     TensorMap features;
     if (out.isTensor()) {
       features["image_embeddings"] = out.toTensor();
@@ -270,11 +274,15 @@ class Sam2VideoSegmenter final : public VideoSegmenter {
     return features;
   }
 
-  TensorMap encode_memory(const TensorMap& features, const torch::Tensor& logits, double object_score) const {
+  TensorMap encode_memory(const TensorMap& features, const torch::Tensor& logits, double object_score,
+                          double& model_ms) const {
     auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
-    torch::jit::IValue out =
-        call_forward(memory_encoder_, {as_dict(features), logits.to(device_), torch::full({1}, object_score, opts)},
-                     o_.memory_encoder, "sam2video");
+    auto mask = logits.to(device_);
+    auto presence = torch::full({1}, object_score, opts);
+    Stopwatch watch;
+    torch::jit::IValue out = call_forward(memory_encoder_, {as_dict(features), mask, presence}, o_.memory_encoder, "sam2video");
+    synchronize(device_);
+    model_ms += watch.lap();
     if (!out.isGenericDict()) invalid("memory encoder '" + o_.memory_encoder + "' returned a " + out.tagKind() + ", expected Dict[str, Tensor]");
     TensorMap memory;
     for (const auto& item : out.toGenericDict()) {
@@ -302,7 +310,7 @@ class Sam2VideoSegmenter final : public VideoSegmenter {
   // entries: (frame offset, prompted, memory), in the contract's order.
   Decoded decode(const TensorMap& features, const std::vector<std::tuple<double, bool, const TensorMap*>>& entries,
                  const std::vector<float>& coords, const std::vector<float>& labels,
-                 const torch::Tensor& mask_input) const {
+                 const torch::Tensor& mask_input, double& model_ms) const {
     auto opts = torch::TensorOptions().dtype(torch::kFloat32);
     c10::Dict<std::string, at::Tensor> memory;
     std::vector<float> offsets, prompted;
@@ -331,9 +339,12 @@ class Sam2VideoSegmenter final : public VideoSegmenter {
     auto labels_t = torch::from_blob(const_cast<float*>(labels.data()), {1, n}, opts).to(device_).clone();
     torch::Tensor has_mask = torch::full({1}, mask_input.defined() ? 1.0f : 0.0f, opts.device(device_));
     torch::Tensor mask = mask_input.defined() ? mask_input.to(device_) : torch::zeros({1, 1, kLowRes, kLowRes}, opts.device(device_));
+    Stopwatch watch;
     torch::jit::IValue out = call_forward(
         decoder_, {as_dict(features), memory, offsets_t, prompted_t, coords_t, labels_t, mask, has_mask}, o_.decoder,
         "sam2video");
+    synchronize(device_);
+    model_ms += watch.lap();
     const char* expected = "Tuple[Tensor, Tensor, Tensor] (logits [1,1,256,256], score [1], object_score [1])";
     if (!out.isTuple()) invalid("decoder '" + o_.decoder + "' returned a " + out.tagKind() + ", expected " + expected);
     const auto& items = out.toTuple()->elements();
@@ -492,7 +503,7 @@ TensorMap Sam2VideoSession::frame_features(std::int64_t frame, FrameMasks* timin
   std::shared_ptr<const Image> pixels = frames_->frame(frame, model_.size(), model_.size(), control);
   torch::Tensor x = model_.preprocess(*pixels);
   timing->read_ms += watch.lap();
-  TensorMap features = model_.encode(x);
+  TensorMap features = model_.encode(x, timing->model_ms);
   Encoding encoding;
   for (const auto& [name, t] : features) encoding.tensors[name] = from_torch(t);
   EncodingMetadata& m = encoding.metadata;
@@ -628,12 +639,12 @@ ObjectMask Sam2VideoSession::add_prompt(std::int64_t frame, int object_id, const
       coords.insert(coords.end(), {0.0f, 0.0f});
       labels.push_back(-1.0f);
     }
-    auto decoded = model_.decode(features, {}, coords, labels, mask_input);
+    auto decoded = model_.decode(features, {}, coords, labels, mask_input, timing.model_ms);
     entry.logits = decoded.logits;
     entry.score = decoded.score;
     entry.object_score = decoded.object_score;
   }
-  entry.memory = model_.encode_memory(features, entry.logits, entry.object_score);
+  entry.memory = model_.encode_memory(features, entry.logits, entry.object_score, timing.model_ms);
   {
     // The cap counts the new entry; the one it replaces and this object's propagated entries go.
     std::uint64_t freed = 0;
@@ -771,9 +782,9 @@ PropagateSummary Sam2VideoSession::propagate(const PropagateOptions& options, co
         if (r != obj.recent.end()) entries.emplace_back(double(r->first - t), false, &r->second);
       }
       result.memory_ms += stage.lap();
-      auto decoded = model_.decode(features, entries, {0.0f, 0.0f}, {-1.0f}, torch::Tensor());
+      auto decoded = model_.decode(features, entries, {0.0f, 0.0f}, {-1.0f}, torch::Tensor(), result.model_ms);
       result.decode_ms += stage.lap();
-      new_memory[id] = model_.encode_memory(features, decoded.logits, decoded.object_score);
+      new_memory[id] = model_.encode_memory(features, decoded.logits, decoded.object_score, result.model_ms);
       result.memory_ms += stage.lap();
       result.objects.push_back(make_object_mask(id, decoded.logits, decoded.score, decoded.object_score, false, nullptr));
       result.postprocess_ms += stage.lap();
