@@ -586,6 +586,7 @@ inpaint_status inpaint_frame_masks_timings(const inpaint_frame_masks* masks, inp
     all.memory = f.memory_ms;
     all.postprocess = f.postprocess_ms;
     all.total = f.total_ms;
+    all.model = f.model_ms;
     const inpaint_frame_timings* from = &all;
     INPAINT_TAKE(*out_timings, from, read);
     INPAINT_TAKE(*out_timings, from, encode);
@@ -593,6 +594,7 @@ inpaint_status inpaint_frame_masks_timings(const inpaint_frame_masks* masks, inp
     INPAINT_TAKE(*out_timings, from, memory);
     INPAINT_TAKE(*out_timings, from, postprocess);
     INPAINT_TAKE(*out_timings, from, total);
+    INPAINT_TAKE(*out_timings, from, model);
   });
 }
 

@@ -158,7 +158,8 @@ nlohmann::ordered_json video_json(const inpaint::VideoInfo& v) {
 
 nlohmann::ordered_json timings_json(const inpaint::FrameMasks& f) {
   return {{"read", f.read_ms},     {"encode", f.encode_ms},           {"decode", f.decode_ms},
-          {"memory", f.memory_ms}, {"postprocess", f.postprocess_ms}, {"total", f.total_ms}};
+          {"memory", f.memory_ms}, {"postprocess", f.postprocess_ms}, {"total", f.total_ms},
+          {"model", f.model_ms}};
 }
 
 // Where the masks go: DIR/obj<ID>/frame_<NNNNNN>.png. Directories are made at the first frame,
