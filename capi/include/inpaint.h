@@ -1438,7 +1438,8 @@ typedef struct inpaint_frame_timings {
   double memory;      /* the memory encoder and the bank's bookkeeping, all objects */
   double postprocess; /* logits to full-resolution masks */
   double total;
-  double model;       /* inside the model's modules (counted above too): total - model is the library's own */
+  double model;       /* inside the model's modules (already counted above): total - model is
+                         what the library itself spent on the frame */
 } inpaint_frame_timings;
 
 /* Zeroes the timings and sets struct_size. */

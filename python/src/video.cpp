@@ -382,7 +382,8 @@ void bind_video(py::module_& m) {
       .def_readonly("frame", &PyFrameMasks::frame)
       .def_readonly("objects", &PyFrameMasks::objects, "ObjectMask list, by increasing object id.")
       .def_readonly("timings", &PyFrameMasks::timings,
-                    "Milliseconds: {'read', 'encode', 'decode', 'memory', 'postprocess', 'total'}.")
+                    "Milliseconds: {'read', 'encode', 'decode', 'memory', 'postprocess', 'total', 'model'};\n"
+                    "model: inside the model's modules (already counted in the stages).")
       .def_readonly("encoding_from_store", &PyFrameMasks::encoding_from_store,
                     "The frame's encoding was found in the session's cache or store: no encoder ran.")
       .def("__repr__", [](const PyFrameMasks& f) {

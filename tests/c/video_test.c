@@ -179,7 +179,8 @@ static int on_frame(const inpaint_frame_masks *masks, void *user_data) {
     if (iou < c->worst_iou) c->worst_iou = iou;
   }
   inpaint_frame_timings_init(&t);
-  if (inpaint_frame_masks_timings(masks, &t) != INPAINT_OK || t.total <= 0) c->worst_iou = -2;
+  if (inpaint_frame_masks_timings(masks, &t) != INPAINT_OK || t.total <= 0 || t.model < 0 || t.model > t.total)
+    c->worst_iou = -2;
   c->frames++;
   return !(c->stop_after && c->frames >= c->stop_after);
 }
