@@ -118,9 +118,11 @@ struct FrameMasks {
   std::int64_t frame = 0;
   std::uint64_t generation = 0;      // the session generation it was computed under
   std::vector<ObjectMask> objects;
-  bool encoding_from_store = false;  // the frame's encoding was found: no encoder ran
-  double read_ms = 0;                // decoding (or cache) and preprocessing the frame
-  double encode_ms = 0;              // the image encoder (0 when from the store), store get/put included
+  // The frame's encoding was found (session cache or store): no encoder ran. False on a frame where
+  // every object is prompted: nothing is looked up there.
+  bool encoding_from_store = false;
+  double read_ms = 0;                // decoding (or the frame cache) and preprocessing the frame
+  double encode_ms = 0;              // the image encoder with store get/put; only the lookup when found
   double decode_ms = 0;              // the mask decoder, all objects
   double memory_ms = 0;              // the memory encoder and the bank's bookkeeping, all objects
   double postprocess_ms = 0;         // logits to full-resolution masks
@@ -145,7 +147,7 @@ struct PropagateSummary {
   std::uint64_t generation = 0;  // the generation it ran under
   bool superseded = false;       // a prompt change stopped it (not an error)
   bool stopped = false;          // the callback (or a stream's consumer) asked it to stop
-  std::int64_t frames = 0;       // frames delivered to the callback
+  std::int64_t frames = 0;       // frames delivered to the callback (a stream: to its queue, less dropped)
   std::int64_t dropped = 0;      // a stream's frames dropped by the DropOldest policy
   double wait_ms = 0;            // waiting for a propagation slot and the session
   double total_ms = 0;
@@ -246,7 +248,7 @@ class INPAINT_CXX_API PropagationStream {
   // propagation's error once. wait_control: cancel/deadline of this wait only.
   std::optional<FrameMasks> next(const RunControl* wait_control = nullptr);
   void cancel();  // stops the propagation; next() then ends
-  PropagateSummary summary() const;
+  PropagateSummary summary() const;  // all zero until next() has ended
   std::size_t pending() const;
 
  private:
