@@ -15,6 +15,10 @@ void write_outputs(const std::vector<inpaint::FileOutput>& files);
 // --param KEY=VALUE, split at the first '='; each value is read as the declared type later (main.cpp).
 inpaint::CallParams call_params(const std::vector<std::string>& given);
 
+// The comma-separated numbers of `list` (part of an option's value `text`); Error(InvalidArgument)
+// naming the option and the value for anything that is not a finite number (segment_commands.cpp).
+std::vector<double> parse_numbers(const std::string& list, const std::string& option, const std::string& text);
+
 // The store a --store spec names, or nullptr for ""; a store that cannot be opened (IO,
 // UNAVAILABLE) is warned about and not used; a malformed spec throws (segment_commands.cpp).
 std::unique_ptr<inpaint::EncodingStore> open_optional_store(const std::string& spec);

@@ -10,14 +10,12 @@
 #include "cli_common.hpp"
 #include "inpaint/inpaint.hpp"
 
-namespace {
-
-using inpaint::Error;
-using inpaint::ErrorCode;
-
-std::vector<double> parse_numbers(const std::string& text, const std::string& what) {
+std::vector<double> parse_numbers(const std::string& list, const std::string& option, const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    throw inpaint::Error(inpaint::ErrorCode::InvalidArgument, option + " '" + text + "': " + why);
+  };
   std::vector<double> values;
-  std::stringstream in(text);
+  std::stringstream in(list);
   std::string item;
   while (std::getline(in, item, ',')) {
     std::size_t used = 0;
@@ -27,16 +25,21 @@ std::vector<double> parse_numbers(const std::string& text, const std::string& wh
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used == 0 || used != item.size() || !std::isfinite(v))
-      throw Error(ErrorCode::InvalidArgument, what + " '" + text + "': '" + item + "' is not a finite number");
+    if (used == 0 || used != item.size() || !std::isfinite(v)) bad("'" + item + "' is not a finite number");
     values.push_back(v);
   }
+  if (!list.empty() && list.back() == ',') bad("a value is missing after the last comma");
   return values;
 }
 
+namespace {
+
+using inpaint::Error;
+using inpaint::ErrorCode;
+
 // "x,y" or "x,y,label" with label 1 (object, the default) or 0 (background), as SAM labels clicks.
 inpaint::PointPrompt parse_point(const std::string& text) {
-  auto v = parse_numbers(text, "--point");
+  auto v = parse_numbers(text, "--point", text);
   if (v.size() != 2 && v.size() != 3)
     throw Error(ErrorCode::InvalidArgument, "--point '" + text + "' is not x,y or x,y,label");
   if (v.size() == 3 && v[2] != 0 && v[2] != 1)
@@ -45,7 +48,7 @@ inpaint::PointPrompt parse_point(const std::string& text) {
 }
 
 inpaint::BoxPrompt parse_box(const std::string& text) {
-  auto v = parse_numbers(text, "--box");
+  auto v = parse_numbers(text, "--box", text);
   if (v.size() != 4) throw Error(ErrorCode::InvalidArgument, "--box '" + text + "' is not x0,y0,x1,y1");
   return {v[0], v[1], v[2], v[3]};
 }

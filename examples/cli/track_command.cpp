@@ -33,25 +33,6 @@ std::int64_t parse_integer(const std::string& digits, const std::string& option,
   return std::stoll(digits);
 }
 
-std::vector<double> parse_numbers(const std::string& list, const std::string& option, const std::string& text) {
-  std::vector<double> values;
-  std::stringstream in(list);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    std::size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || !std::isfinite(v)) bad(option, text, "'" + item + "' is not a finite number");
-    values.push_back(v);
-  }
-  if (!list.empty() && list.back() == ',') bad(option, text, "a value is missing after the last comma");
-  return values;
-}
-
 // "F:BODY[@ID]": the frame, the body and the object id (kDefaultObject without @ID). The id is
 // taken from the last '@' only when digits follow it, so a --mask file name may hold '@'.
 struct Prompted {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -79,6 +80,32 @@ torch::jit::Module load_module(const std::string& path, const torch::Device& dev
   }
   module.eval();
   return module;
+}
+
+std::map<std::string, torch::Tensor> encoder_features(const torch::jit::IValue& out, const std::string& path,
+                                                      const std::string& who) {
+  auto invalid = [&](const std::string& what) {
+    throw Error(ErrorCode::InvalidArgument, who + ": encoder '" + path + "' " + what);
+  };
+  std::map<std::string, torch::Tensor> features;
+  if (out.isTensor()) {
+    features["image_embeddings"] = out.toTensor();
+  } else if (out.isGenericDict()) {
+    for (const auto& item : out.toGenericDict()) {
+      if (!item.key().isString() || !item.value().isTensor()) invalid("returned a dict that is not Dict[str, Tensor]");
+      features[item.key().toStringRef()] = item.value().toTensor();
+    }
+    if (features.empty()) invalid("returned an empty dict");
+  } else {
+    invalid("returned a " + out.tagKind() + ", expected a Tensor or Dict[str, Tensor]");
+  }
+  for (const auto& [name, t] : features) {
+    // NaN and infinity survive a sum; in double a sane tensor cannot overflow it.
+    if (t.is_floating_point() && t.numel() > 0 && !std::isfinite(t.sum(torch::kFloat64).item<double>()))
+      throw Error(ErrorCode::Internal, who + ": encoder '" + path + "' returned NaN or infinite values in '" + name +
+                                           "' (shape " + shape_str(t) + ")");
+  }
+  return features;
 }
 
 torch::jit::IValue call_forward(torch::jit::Module& module, std::vector<torch::jit::IValue> inputs,

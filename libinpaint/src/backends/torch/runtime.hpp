@@ -5,6 +5,7 @@
 #include <torch/script.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -30,6 +31,12 @@ torch::jit::Module load_module(const std::string& path, const torch::Device& dev
 // and the module's own message (the last line of a TorchScript traceback).
 torch::jit::IValue call_forward(torch::jit::Module& module, std::vector<torch::jit::IValue> inputs,
                                 const std::string& path, const std::string& who = "torchscript");
+
+// An image encoder's output as named features: a Tensor (named "image_embeddings") or a
+// Dict[str, Tensor]. Error(InvalidArgument) for anything else or an empty dict, Error(Internal)
+// for NaN or infinite values; messages name the file and start with who.
+std::map<std::string, torch::Tensor> encoder_features(const torch::jit::IValue& out, const std::string& path,
+                                                      const std::string& who);
 
 // "[1, 3, 64, 64]" (inpaint::shape_text of its sizes)
 std::string shape_str(const torch::Tensor& t);

@@ -165,25 +165,7 @@ class SamSegmenter final : public Segmenter {
       c10::InferenceMode inference;
       torch::Tensor x = preprocess(image, g);
       torch::jit::IValue out = call_forward(encoder_, {x}, o_.encoder, "sam");
-      std::map<std::string, torch::Tensor> features;
-      if (out.isTensor()) {
-        features["image_embeddings"] = out.toTensor();
-      } else if (out.isGenericDict()) {
-        for (const auto& item : out.toGenericDict()) {
-          if (!item.key().isString() || !item.value().isTensor())
-            invalid("encoder '" + o_.encoder + "' returned a dict that is not Dict[str, Tensor]");
-          features[item.key().toStringRef()] = item.value().toTensor();
-        }
-        if (features.empty()) invalid("encoder '" + o_.encoder + "' returned an empty dict");
-      } else {
-        invalid("encoder '" + o_.encoder + "' returned a " + out.tagKind() + ", expected a Tensor or Dict[str, Tensor]");
-      }
-      for (auto& [name, t] : features) {
-        if (!all_finite(t))
-          throw Error(ErrorCode::Internal, "sam: encoder '" + o_.encoder + "' returned NaN or infinite values in '" +
-                                               name + "' (shape " + shape_str(t) + ")");
-        encoding.tensors[name] = from_torch(t);
-      }
+      for (const auto& [name, t] : encoder_features(out, o_.encoder, "sam")) encoding.tensors[name] = from_torch(t);
     }
     check_run(control, "after the sam encoder");
     EncodingMetadata& m = encoding.metadata;

@@ -264,24 +264,7 @@ class Sam2VideoSegmenter final : public VideoSegmenter {
     torch::jit::IValue out = call_forward(encoder_, {image}, o_.encoder, "sam2video");
     synchronize(device_);
     model_ms += watch.lap();
-    TensorMap features;
-    if (out.isTensor()) {
-      features["image_embeddings"] = out.toTensor();
-    } else if (out.isGenericDict()) {
-      for (const auto& item : out.toGenericDict()) {
-        if (!item.key().isString() || !item.value().isTensor())
-          invalid("encoder '" + o_.encoder + "' returned a dict that is not Dict[str, Tensor]");
-        features[item.key().toStringRef()] = item.value().toTensor();
-      }
-      if (features.empty()) invalid("encoder '" + o_.encoder + "' returned an empty dict");
-    } else {
-      invalid("encoder '" + o_.encoder + "' returned a " + out.tagKind() + ", expected a Tensor or Dict[str, Tensor]");
-    }
-    for (auto& [name, t] : features)
-      if (!all_finite(t))
-        throw Error(ErrorCode::Internal, "sam2video: encoder '" + o_.encoder + "' returned NaN or infinite values in '" +
-                                             name + "'");
-    return features;
+    return encoder_features(out, o_.encoder, "sam2video");
   }
 
   TensorMap encode_memory(const TensorMap& features, const torch::Tensor& logits, double object_score,
