@@ -393,6 +393,9 @@ TEST_F(VideoSessionTest, AConsumerMayPromptOnItsOwnThreadWhileItsStreamWaits) {
   ASSERT_TRUE(stream.next());
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the producer fills the queue and waits
   EXPECT_EQ(stream.pending(), 2u);
+  auto store = make_memory_store(64ull << 20);
+  EXPECT_EQ(session->checkpoint(*store, "while-waiting"), "while-waiting");  // neither waits nor disturbs
+  EXPECT_EQ(stream.pending(), 2u);
   session->add_prompt(10, 0, click(*source, 10));  // on the consumer's thread: must not deadlock
   EXPECT_FALSE(stream.next());                    // queued frames of the old generation are not delivered
   EXPECT_TRUE(stream.summary().superseded);

@@ -214,7 +214,8 @@ class INPAINT_CXX_API VideoSession {
   virtual SessionMemory memory() const = 0;
   // Saves prompts, object ids, the memory bank and the generation into store as one encoding
   // (safetensors) under id (validate_encoding_id; "" picks a fresh random id) and returns the id.
-  // It waits for a running propagation like add_prompt does (without superseding it).
+  // While a propagation runs it saves the state as of its last completed frame (it neither waits
+  // for nor disturbs it).
   virtual std::string checkpoint(EncodingStore& store, const std::string& id = "") = 0;
 };
 

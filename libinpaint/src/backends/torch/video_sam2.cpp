@@ -855,7 +855,16 @@ std::string Sam2VideoSession::checkpoint(EncodingStore& store, const std::string
     id = s.str();
   }
   validate_encoding_id(id);
-  Turn turn(*this, nullptr, nullptr);
+  // A snapshot between frames, without the turn: a propagation commits under data_mutex_, and
+  // committed tensors are never changed in place, so copies of the maps share them safely. Not
+  // waiting for the turn lets a stream's consumer checkpoint while its propagation waits for it.
+  std::map<int, ObjectState> state;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(data_mutex_);
+    state = objects_;
+    generation = generation_.load();
+  }
   const VideoInfo& v = frames_->info();
   Encoding e;
   nlohmann::json objects = nlohmann::json::array();
@@ -868,7 +877,7 @@ std::string Sam2VideoSession::checkpoint(EncodingStore& store, const std::string
       names.push_back(name);
     }
   };
-  for (const auto& [object_id, obj] : objects_) {
+  for (const auto& [object_id, obj] : state) {
     nlohmann::json o = {{"id", object_id}, {"prompted", nlohmann::json::array()}, {"recent", nlohmann::json::array()}};
     for (const auto& [frame, p] : obj.prompted) {
       std::string prefix = "o" + std::to_string(object_id) + ".p" + std::to_string(frame);
@@ -902,7 +911,7 @@ std::string Sam2VideoSession::checkpoint(EncodingStore& store, const std::string
   m.extra["kind"] = kCheckpointKind;
   m.extra["checkpoint_version"] = std::to_string(kCheckpointVersion);
   m.extra["frame_count"] = std::to_string(v.frame_count);
-  m.extra["generation"] = std::to_string(generation_.load());
+  m.extra["generation"] = std::to_string(generation);
   m.extra["memory_frames"] = std::to_string(options_.memory_frames);
   m.extra["objects"] = objects.dump();
   if (e.tensors.empty()) {
