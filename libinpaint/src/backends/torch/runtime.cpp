@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "inpaint/error.hpp"
@@ -82,6 +83,18 @@ torch::jit::Module load_module(const std::string& path, const torch::Device& dev
   return module;
 }
 
+bool all_finite(const torch::Tensor& t) {
+  if (!t.is_floating_point() || t.numel() == 0) return true;
+  // NaN and infinity survive a sum; in double a sane tensor cannot overflow it.
+  return std::isfinite(t.sum(torch::kFloat64).item<double>());
+}
+
+std::string number_text(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 std::map<std::string, torch::Tensor> encoder_features(const torch::jit::IValue& out, const std::string& path,
                                                       const std::string& who) {
   auto invalid = [&](const std::string& what) {
@@ -100,8 +113,7 @@ std::map<std::string, torch::Tensor> encoder_features(const torch::jit::IValue& 
     invalid("returned a " + out.tagKind() + ", expected a Tensor or Dict[str, Tensor]");
   }
   for (const auto& [name, t] : features) {
-    // NaN and infinity survive a sum; in double a sane tensor cannot overflow it.
-    if (t.is_floating_point() && t.numel() > 0 && !std::isfinite(t.sum(torch::kFloat64).item<double>()))
+    if (!all_finite(t))
       throw Error(ErrorCode::Internal, who + ": encoder '" + path + "' returned NaN or infinite values in '" + name +
                                            "' (shape " + shape_str(t) + ")");
   }

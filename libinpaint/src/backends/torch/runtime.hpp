@@ -38,6 +38,12 @@ torch::jit::IValue call_forward(torch::jit::Module& module, std::vector<torch::j
 std::map<std::string, torch::Tensor> encoder_features(const torch::jit::IValue& out, const std::string& path,
                                                       const std::string& who);
 
+// True when a floating tensor holds no NaN or infinity (integer and empty tensors: true).
+bool all_finite(const torch::Tensor& t);
+
+// A number as messages show it: 0.5, 1e+06 (std::ostream's default formatting).
+std::string number_text(double v);
+
 // "[1, 3, 64, 64]" (inpaint::shape_text of its sizes)
 std::string shape_str(const torch::Tensor& t);
 

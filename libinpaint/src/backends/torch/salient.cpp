@@ -239,11 +239,6 @@ const Preset& find_preset(const std::string& name) {
 
 constexpr const char* kDefaultPreset = "isnet-imgly";
 
-bool all_finite(const torch::Tensor& t) {
-  // NaN and infinity survive a sum; in double a sane map cannot overflow it.
-  return std::isfinite(t.sum(torch::kFloat64).item<double>());
-}
-
 class SalientMatter final : public Matter {
  public:
   struct Options {

@@ -67,18 +67,6 @@ enum class Preprocess { Sam1, Sam2 };
 
 [[noreturn]] void invalid(const std::string& message) { throw Error(ErrorCode::InvalidArgument, "sam: " + message); }
 
-std::string fmt(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-bool all_finite(const torch::Tensor& t) {
-  if (!t.is_floating_point() || t.numel() == 0) return true;
-  // NaN and infinity survive a sum; in double a sane tensor cannot overflow it.
-  return std::isfinite(t.sum(torch::kFloat64).item<double>());
-}
-
 class SamSegmenter final : public Segmenter {
  public:
   struct Options {
@@ -135,7 +123,7 @@ class SamSegmenter final : public Segmenter {
     }
     if (!o_.id.empty()) s.params["id"] = o_.id;
     if (o_.warmup) s.params["warmup"] = "1";
-    if (o_.mask_threshold != 0) s.params["mask_threshold"] = fmt(o_.mask_threshold);
+    if (o_.mask_threshold != 0) s.params["mask_threshold"] = number_text(o_.mask_threshold);
     return s.str();
   }
 
@@ -347,7 +335,7 @@ class SamSegmenter final : public Segmenter {
       const PointPrompt& pt = p.points[i];
       if (!std::isfinite(pt.x) || !std::isfinite(pt.y)) invalid("point " + std::to_string(i) + " is not finite");
       if (pt.x < 0 || pt.y < 0 || pt.x > W || pt.y > H)
-        invalid("point " + std::to_string(i) + " (" + fmt(pt.x) + ", " + fmt(pt.y) + ") lies outside the " +
+        invalid("point " + std::to_string(i) + " (" + number_text(pt.x) + ", " + number_text(pt.y) + ") lies outside the " +
                 std::to_string(g.orig_width) + "x" + std::to_string(g.orig_height) + " image");
     }
     if (p.box) {
@@ -355,7 +343,7 @@ class SamSegmenter final : public Segmenter {
       if (!std::isfinite(b.x0) || !std::isfinite(b.y0) || !std::isfinite(b.x1) || !std::isfinite(b.y1))
         invalid("the box is not finite");
       if (b.x1 < b.x0 || b.y1 < b.y0)
-        invalid("the box (" + fmt(b.x0) + ", " + fmt(b.y0) + ", " + fmt(b.x1) + ", " + fmt(b.y1) +
+        invalid("the box (" + number_text(b.x0) + ", " + number_text(b.y0) + ", " + number_text(b.x1) + ", " + number_text(b.y1) +
                 ") has x1 < x0 or y1 < y0");
       if (b.x1 < 0 || b.y1 < 0 || b.x0 > W || b.y0 > H) invalid("the box lies outside the image");
     }

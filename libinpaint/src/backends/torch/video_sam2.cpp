@@ -59,17 +59,6 @@ constexpr int kCheckpointVersion = 1;
   throw Error(ErrorCode::InvalidArgument, "sam2video: " + message);
 }
 
-std::string fmt(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-bool all_finite(const torch::Tensor& t) {
-  if (!t.is_floating_point() || t.numel() == 0) return true;
-  return std::isfinite(t.sum(torch::kFloat64).item<double>());
-}
-
 using TensorMap = std::map<std::string, torch::Tensor>;
 
 std::uint64_t bytes_of(const TensorMap& tensors) {
@@ -202,7 +191,7 @@ class Sam2VideoSegmenter final : public VideoSegmenter {
                               {"size", std::to_string(o_.size)},
                               {"device", device_.str()}}};
     if (!o_.id.empty()) s.params["id"] = o_.id;
-    if (o_.mask_threshold != 0) s.params["mask_threshold"] = fmt(o_.mask_threshold);
+    if (o_.mask_threshold != 0) s.params["mask_threshold"] = number_text(o_.mask_threshold);
     return s.str();
   }
   std::string model_id() const override { return model_id_; }
@@ -555,7 +544,7 @@ ObjectMask Sam2VideoSession::add_prompt(std::int64_t frame, int object_id, const
     const PointPrompt& p = prompt.points[i];
     if (!std::isfinite(p.x) || !std::isfinite(p.y)) invalid("point " + std::to_string(i) + " is not finite");
     if (p.x < 0 || p.y < 0 || p.x > v.width || p.y > v.height)
-      invalid("point " + std::to_string(i) + " (" + fmt(p.x) + ", " + fmt(p.y) + ") lies outside the " +
+      invalid("point " + std::to_string(i) + " (" + number_text(p.x) + ", " + number_text(p.y) + ") lies outside the " +
               std::to_string(v.width) + "x" + std::to_string(v.height) + " frame");
   }
   if (prompt.box) {
