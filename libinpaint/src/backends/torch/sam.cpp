@@ -52,6 +52,7 @@
 #include "inpaint/error.hpp"
 #include "backends/torch/backend.hpp"
 #include "backends/torch/runtime.hpp"
+#include "backends/torch/sam_prompt.hpp"
 #include "backends/torch/torch_bridge.hpp"
 #include "segment/sam_mask.hpp"
 #include "store/sha256.hpp"
@@ -60,7 +61,6 @@ namespace inpaint::detail {
 
 namespace {
 
-constexpr int kMaxPoints = 64;
 constexpr int64_t kLowRes = kSamLowRes;
 
 enum class Preprocess { Sam1, Sam2 };
@@ -314,7 +314,6 @@ class SamSegmenter final : public Segmenter {
   }
 
   void validate_prompt(const SegmentPrompt& p, const SamGeometry& g) const {
-    const double W = g.orig_width, H = g.orig_height;
     if (!p.concepts.empty()) {
       if (!p.points.empty() || p.box || !p.mask_input.empty())
         invalid("concept prompts cannot be mixed with points, a box or a mask input");
@@ -329,24 +328,7 @@ class SamSegmenter final : public Segmenter {
       return;
     }
     if (p.points.empty() && !p.box) invalid("the prompt is empty: give points, a box or concepts");
-    if (p.points.size() > std::size_t(kMaxPoints))
-      invalid("too many points: " + std::to_string(p.points.size()) + " (at most " + std::to_string(kMaxPoints) + ")");
-    for (std::size_t i = 0; i < p.points.size(); ++i) {
-      const PointPrompt& pt = p.points[i];
-      if (!std::isfinite(pt.x) || !std::isfinite(pt.y)) invalid("point " + std::to_string(i) + " is not finite");
-      if (pt.x < 0 || pt.y < 0 || pt.x > W || pt.y > H)
-        invalid("point " + std::to_string(i) + " (" + number_text(pt.x) + ", " + number_text(pt.y) + ") lies outside the " +
-                std::to_string(g.orig_width) + "x" + std::to_string(g.orig_height) + " image");
-    }
-    if (p.box) {
-      const BoxPrompt& b = *p.box;
-      if (!std::isfinite(b.x0) || !std::isfinite(b.y0) || !std::isfinite(b.x1) || !std::isfinite(b.y1))
-        invalid("the box is not finite");
-      if (b.x1 < b.x0 || b.y1 < b.y0)
-        invalid("the box (" + number_text(b.x0) + ", " + number_text(b.y0) + ", " + number_text(b.x1) + ", " + number_text(b.y1) +
-                ") has x1 < x0 or y1 < y0");
-      if (b.x1 < 0 || b.y1 < 0 || b.x0 > W || b.y0 > H) invalid("the box lies outside the image");
-    }
+    check_sam_prompt(p.points, p.box, g.orig_width, g.orig_height, "image", "sam: ");
     if (!p.mask_input.empty()) {
       const HostTensor& m = p.mask_input;
       bool shape_ok = m.shape() == Shape{1, 1, kLowRes, kLowRes} || m.shape() == Shape{kLowRes, kLowRes};
@@ -395,22 +377,7 @@ class SamSegmenter final : public Segmenter {
                   SegmentResult& result) const {
     const double sx = double(g.input_width) / g.orig_width, sy = double(g.input_height) / g.orig_height;
     std::vector<float> coords, labels;
-    for (const PointPrompt& pt : p.points) {
-      coords.push_back(float(pt.x * sx));
-      coords.push_back(float(pt.y * sy));
-      labels.push_back(pt.positive ? 1.0f : 0.0f);
-    }
-    if (p.box) {
-      // Corners clipped to the image: a box dragged past the edge means "to the edge".
-      const BoxPrompt& b = *p.box;
-      double W = g.orig_width, H = g.orig_height;
-      coords.insert(coords.end(), {float(std::clamp(b.x0, 0.0, W) * sx), float(std::clamp(b.y0, 0.0, H) * sy),
-                                   float(std::clamp(b.x1, 0.0, W) * sx), float(std::clamp(b.y1, 0.0, H) * sy)});
-      labels.insert(labels.end(), {2.0f, 3.0f});
-    } else {
-      coords.insert(coords.end(), {0.0f, 0.0f});
-      labels.push_back(-1.0f);
-    }
+    sam_point_inputs(p.points, p.box, g.orig_width, g.orig_height, sx, sy, coords, labels);
     const int64_t n = int64_t(labels.size());
     auto opts = torch::TensorOptions().dtype(torch::kFloat32);
     auto point_coords = torch::from_blob(coords.data(), {1, n, 2}, opts).to(device_).clone();
@@ -467,6 +434,54 @@ class SamSegmenter final : public Segmenter {
 };
 
 }  // namespace
+
+}  // namespace inpaint::detail
+
+namespace inpaint::detail {
+
+void check_sam_prompt(const std::vector<PointPrompt>& points, const std::optional<BoxPrompt>& box, int width,
+                      int height, const char* picture, const std::string& who) {
+  auto bad = [&](const std::string& what) { throw Error(ErrorCode::InvalidArgument, who + what); };
+  const double W = width, H = height;
+  if (points.size() > std::size_t(kSamMaxPoints))
+    bad("too many points: " + std::to_string(points.size()) + " (at most " + std::to_string(kSamMaxPoints) + ")");
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const PointPrompt& pt = points[i];
+    if (!std::isfinite(pt.x) || !std::isfinite(pt.y)) bad("point " + std::to_string(i) + " is not finite");
+    if (pt.x < 0 || pt.y < 0 || pt.x > W || pt.y > H)
+      bad("point " + std::to_string(i) + " (" + number_text(pt.x) + ", " + number_text(pt.y) + ") lies outside the " +
+          std::to_string(width) + "x" + std::to_string(height) + " " + picture);
+  }
+  if (box) {
+    const BoxPrompt& b = *box;
+    if (!std::isfinite(b.x0) || !std::isfinite(b.y0) || !std::isfinite(b.x1) || !std::isfinite(b.y1))
+      bad("the box is not finite");
+    if (b.x1 < b.x0 || b.y1 < b.y0)
+      bad("the box (" + number_text(b.x0) + ", " + number_text(b.y0) + ", " + number_text(b.x1) + ", " +
+          number_text(b.y1) + ") has x1 < x0 or y1 < y0");
+    if (b.x1 < 0 || b.y1 < 0 || b.x0 > W || b.y0 > H) bad(std::string("the box lies outside the ") + picture);
+  }
+}
+
+void sam_point_inputs(const std::vector<PointPrompt>& points, const std::optional<BoxPrompt>& box, int width,
+                      int height, double sx, double sy, std::vector<float>& coords, std::vector<float>& labels) {
+  for (const PointPrompt& pt : points) {
+    coords.push_back(float(pt.x * sx));
+    coords.push_back(float(pt.y * sy));
+    labels.push_back(pt.positive ? 1.0f : 0.0f);
+  }
+  if (box) {
+    // Corners clipped to the picture: a box dragged past the edge means "to the edge".
+    const BoxPrompt& b = *box;
+    const double W = width, H = height;
+    coords.insert(coords.end(), {float(std::clamp(b.x0, 0.0, W) * sx), float(std::clamp(b.y0, 0.0, H) * sy),
+                                 float(std::clamp(b.x1, 0.0, W) * sx), float(std::clamp(b.y1, 0.0, H) * sy)});
+    labels.insert(labels.end(), {2.0f, 3.0f});
+  } else {
+    coords.insert(coords.end(), {0.0f, 0.0f});
+    labels.push_back(-1.0f);
+  }
+}
 
 }  // namespace inpaint::detail
 

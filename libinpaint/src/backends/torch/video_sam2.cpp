@@ -41,6 +41,7 @@
 #include "inpaint/error.hpp"
 #include "inpaint/video.hpp"
 #include "backends/torch/runtime.hpp"
+#include "backends/torch/sam_prompt.hpp"
 #include "backends/torch/torch_bridge.hpp"
 #include "segment/sam_mask.hpp"
 #include "store/sha256.hpp"
@@ -51,7 +52,6 @@ namespace inpaint::detail {
 namespace {
 
 constexpr int64_t kLowRes = kSamLowRes;
-constexpr int kMaxPoints = 64;
 constexpr const char* kCheckpointKind = "sam2video-session";
 constexpr int kCheckpointVersion = 1;
 
@@ -538,22 +538,7 @@ ObjectMask Sam2VideoSession::add_prompt(std::int64_t frame, int object_id, const
     invalid("the mask prompt is " + std::to_string(prompt.mask.width()) + "x" + std::to_string(prompt.mask.height()) + "x" +
             std::to_string(prompt.mask.channels()) + ", the frames are " + std::to_string(v.width) + "x" +
             std::to_string(v.height) + "x1");
-  if (prompt.points.size() > std::size_t(kMaxPoints))
-    invalid("too many points: " + std::to_string(prompt.points.size()) + " (at most " + std::to_string(kMaxPoints) + ")");
-  for (std::size_t i = 0; i < prompt.points.size(); ++i) {
-    const PointPrompt& p = prompt.points[i];
-    if (!std::isfinite(p.x) || !std::isfinite(p.y)) invalid("point " + std::to_string(i) + " is not finite");
-    if (p.x < 0 || p.y < 0 || p.x > v.width || p.y > v.height)
-      invalid("point " + std::to_string(i) + " (" + number_text(p.x) + ", " + number_text(p.y) + ") lies outside the " +
-              std::to_string(v.width) + "x" + std::to_string(v.height) + " frame");
-  }
-  if (prompt.box) {
-    const BoxPrompt& b = *prompt.box;
-    if (!std::isfinite(b.x0) || !std::isfinite(b.y0) || !std::isfinite(b.x1) || !std::isfinite(b.y1))
-      invalid("the box is not finite");
-    if (b.x1 < b.x0 || b.y1 < b.y0) invalid("the box has x1 < x0 or y1 < y0");
-    if (b.x1 < 0 || b.y1 < 0 || b.x0 > v.width || b.y0 > v.height) invalid("the box lies outside the frame");
-  }
+  check_sam_prompt(prompt.points, prompt.box, v.width, v.height, "frame", "sam2video: ");
   {
     std::lock_guard lock(data_mutex_);
     auto it = objects_.find(object_id);
@@ -606,24 +591,10 @@ ObjectMask Sam2VideoSession::add_prompt(std::int64_t frame, int object_id, const
       if (!entry.box) entry.box = earlier->box;
       mask_input = earlier->logits;
     }
-    if (entry.points.size() > std::size_t(kMaxPoints)) invalid("too many points with the earlier ones on this frame");
+    if (entry.points.size() > std::size_t(kSamMaxPoints)) invalid("too many points with the earlier ones on this frame");
     const double sx = double(model_.size()) / v.width, sy = double(model_.size()) / v.height;
     std::vector<float> coords, labels;
-    for (const PointPrompt& p : entry.points) {
-      coords.push_back(float(p.x * sx));
-      coords.push_back(float(p.y * sy));
-      labels.push_back(p.positive ? 1.0f : 0.0f);
-    }
-    if (entry.box) {
-      const BoxPrompt& b = *entry.box;
-      const double W = v.width, H = v.height;
-      coords.insert(coords.end(), {float(std::clamp(b.x0, 0.0, W) * sx), float(std::clamp(b.y0, 0.0, H) * sy),
-                                   float(std::clamp(b.x1, 0.0, W) * sx), float(std::clamp(b.y1, 0.0, H) * sy)});
-      labels.insert(labels.end(), {2.0f, 3.0f});
-    } else {
-      coords.insert(coords.end(), {0.0f, 0.0f});
-      labels.push_back(-1.0f);
-    }
+    sam_point_inputs(entry.points, entry.box, v.width, v.height, sx, sy, coords, labels);
     auto decoded = model_.decode(features, {}, coords, labels, mask_input, timing.model_ms);
     entry.logits = decoded.logits;
     entry.score = decoded.score;
