@@ -19,6 +19,7 @@ namespace inpaint {
 namespace {
 
 using test::code_of;
+using test::iou;
 
 // A subject the saliency matter should find: a warm disc on a cool, textured ground that
 // reaches every edge of the frame.
@@ -34,16 +35,6 @@ Image subject_photo(int width, int height, int cx, int cy, int r) {
       p[2] = std::uint8_t(inside ? 60 + noise : 70 + noise);
     }
   return img;
-}
-
-double iou(const Image& a, const Image& b, int threshold = 127) {
-  std::size_t both = 0, either = 0;
-  for (std::size_t i = 0; i < a.size_bytes(); ++i) {
-    bool x = a.data()[i] > threshold, y = b.data()[i] > threshold;
-    both += x && y;
-    either += x || y;
-  }
-  return either ? double(both) / double(either) : 1.0;
 }
 
 std::vector<std::uint8_t> png_of(const Image& image, const ImageView& alpha = {}) {

@@ -18,6 +18,7 @@ using namespace inpaint;
 namespace {
 
 using inpaint::test::code_of;
+using inpaint::test::iou;
 
 std::string message_of(const std::function<void()>& body) {
   try {
@@ -75,16 +76,6 @@ const Ellipse kObject{300, 230, 150, 100};
 const Scene& scene() {
   static const Scene s = make_scene(641, 479, {kObject});
   return s;
-}
-
-double iou(const Image& a, const Image& b) {
-  std::size_t both = 0, either = 0;
-  for (std::size_t i = 0; i < a.size_bytes(); ++i) {
-    bool x = a.data()[i] > 127, y = b.data()[i] > 127;
-    both += x && y;
-    either += x || y;
-  }
-  return either ? double(both) / double(either) : 1.0;
 }
 
 SegmentPrompt box_prompt(double x0, double y0, double x1, double y1) {

@@ -45,6 +45,18 @@ inline Image disc_mask(int width, int height, int cx, int cy, int r, std::uint8_
   return m;
 }
 
+// Intersection over union of two same-size masks, a pixel counting when above threshold; 1 when
+// both are empty.
+inline double iou(const Image& a, const Image& b, int threshold = 127) {
+  std::size_t both = 0, either = 0;
+  for (std::size_t i = 0; i < a.size_bytes(); ++i) {
+    bool x = a.data()[i] > threshold, y = b.data()[i] > threshold;
+    both += x && y;
+    either += x || y;
+  }
+  return either ? double(both) / double(either) : 1.0;
+}
+
 inline std::uint8_t at(const Image& img, int x, int y, int c = 0) {
   return img.data()[(std::size_t(y) * img.width() + x) * img.channels() + c];
 }

@@ -17,6 +17,7 @@
 namespace fs = std::filesystem;
 using namespace inpaint;
 using inpaint::test::code_of;
+using inpaint::test::iou;
 
 namespace {
 
@@ -46,16 +47,6 @@ Image colour_truth(const Image& frame, const std::uint8_t colour[3]) {
     m.data()[i] = d < 70 ? 255 : 0;
   }
   return m;
-}
-
-double iou(const Image& a, const Image& b) {
-  std::size_t both = 0, either = 0;
-  for (std::size_t i = 0; i < a.size_bytes(); ++i) {
-    bool x = a.data()[i] > 127, y = b.data()[i] > 127;
-    both += x && y;
-    either += x || y;
-  }
-  return either ? double(both) / either : 1.0;
 }
 
 // The centre of a colour's pixels in frame f.

@@ -231,13 +231,13 @@ struct PacketEntry {
   bool key = false;
 };
 
-class FileSource final : public VideoSource {
+// What both kinds of source share: the options, the info, the frame cache and its lookup; a
+// kind supplies only how a missing frame is made.
+class CachedSource : public VideoSource {
  public:
-  FileSource(const std::string& path, const VideoSourceOptions& options)
-      : options_(options), cache_(options.cache_bytes), packet_(av_packet_alloc()), frame_(av_frame_alloc()) {
-    if (!packet_ || !frame_) throw std::bad_alloc();
+  CachedSource(const std::string& path, const VideoSourceOptions& options)
+      : options_(options), cache_(options.cache_bytes) {
     info_.path = path;
-    open_file();
   }
 
   const VideoInfo& info() const override { return info_; }
@@ -251,12 +251,34 @@ class FileSource final : public VideoSource {
     resolve_size(info_, width, height);
     const FrameKey key{index, width, height};
     if (auto hit = cache_.get(key)) return hit;
-    std::lock_guard<std::mutex> lock(decode_mutex_);
-    if (auto hit = cache_.get(key)) return hit;  // another thread decoded it meanwhile
-    return decode(index, width, height, control);
+    return make_frame(key, control);
+  }
+
+ protected:
+  // The frame the cache lacks, at key's size (it puts it into the cache itself when it keeps it).
+  virtual std::shared_ptr<const Image> make_frame(const FrameKey& key, const RunControl* control) = 0;
+
+  VideoSourceOptions options_;
+  VideoInfo info_;
+  FrameCache cache_;
+  std::atomic<std::uint64_t> frames_decoded_{0};
+};
+
+class FileSource final : public CachedSource {
+ public:
+  FileSource(const std::string& path, const VideoSourceOptions& options)
+      : CachedSource(path, options), packet_(av_packet_alloc()), frame_(av_frame_alloc()) {
+    if (!packet_ || !frame_) throw std::bad_alloc();
+    open_file();
   }
 
  private:
+  std::shared_ptr<const Image> make_frame(const FrameKey& key, const RunControl* control) override {
+    std::lock_guard<std::mutex> lock(decode_mutex_);
+    if (auto hit = cache_.get(key)) return hit;  // another thread decoded it meanwhile
+    return decode(key.index, key.width, key.height, control);
+  }
+
   // ---- opening
 
   void open_file() {
@@ -689,11 +711,6 @@ class FileSource final : public VideoSource {
     return image;
   }
 
-  VideoSourceOptions options_;
-  VideoInfo info_;
-  FrameCache cache_;
-  std::atomic<std::uint64_t> frames_decoded_{0};
-
   // Guarded by decode_mutex_ after open.
   std::mutex decode_mutex_;
   OpenGuard guard_;
@@ -756,11 +773,9 @@ bool natural_less(const std::string& a, const std::string& b) {
   return a < b;
 }
 
-class DirectorySource final : public VideoSource {
+class DirectorySource final : public CachedSource {
  public:
-  DirectorySource(const std::string& path, const VideoSourceOptions& options)
-      : options_(options), cache_(options.cache_bytes) {
-    info_.path = path;
+  DirectorySource(const std::string& path, const VideoSourceOptions& options) : CachedSource(path, options) {
     info_.format = "directory";
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -826,17 +841,10 @@ class DirectorySource final : public VideoSource {
       info_.timestamps_ms[i] = options_.fps > 0 ? double(i) * 1000.0 / options_.fps : 0.0;
   }
 
-  const VideoInfo& info() const override { return info_; }
-  std::uint64_t cached_bytes() const override { return cache_.bytes(); }
-  std::uint64_t cache_capacity() const override { return cache_.capacity(); }
-  void set_cache_capacity(std::uint64_t bytes) override { cache_.set_capacity(bytes); }
-  std::uint64_t frames_decoded() const override { return frames_decoded_.load(); }
-
-  std::shared_ptr<const Image> frame(std::int64_t index, int width, int height, const RunControl* control) override {
-    check_index(info_, index);
-    resolve_size(info_, width, height);
-    const FrameKey key{index, width, height};
-    if (auto hit = cache_.get(key)) return hit;
+ private:
+  std::shared_ptr<const Image> make_frame(const FrameKey& key, const RunControl* control) override {
+    const std::int64_t index = key.index;
+    const int width = key.width, height = key.height;
     check_run(control, "video decode");
     const std::string& file = files_[std::size_t(index)];
     DecodedImage decoded;
@@ -870,12 +878,7 @@ class DirectorySource final : public VideoSource {
     return image;
   }
 
- private:
-  VideoSourceOptions options_;
-  VideoInfo info_;
-  FrameCache cache_;
   std::vector<std::string> files_;
-  std::atomic<std::uint64_t> frames_decoded_{0};
 };
 
 }  // namespace
